@@ -1,0 +1,155 @@
+"""Registry authentication: WWW-Authenticate parsing, Basic, and Bearer tokens with a scope cache.
+
+The flow follows Docker's token specification: on a 401 the client reads the challenge, asks the
+realm for a token for ``service`` and ``scope`` (with Basic credentials or anonymously), caches it
+per scope until it expires, and retries with ``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import requests
+
+_PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))\s*,?')
+DEFAULT_TOKEN_LIFETIME = 60
+
+
+class AuthError(RuntimeError):
+    """Authentication could not be completed (bad challenge, token endpoint failure, …)."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One challenge of a WWW-Authenticate header: scheme (lowercase) and its parameters."""
+
+    scheme: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def realm(self) -> str | None:
+        return self.params.get("realm")
+
+
+def parse_challenges(header: str | None) -> list[Challenge]:
+    """Parse a WWW-Authenticate value into challenges; malformed parts are skipped, never raised."""
+    challenges: list[Challenge] = []
+    text = (header or "").strip()
+    while text:
+        match = re.match(r"([A-Za-z][A-Za-z0-9_-]*)\s*", text)
+        if not match:
+            break
+        scheme = match.group(1).lower()
+        text = text[match.end():]
+        params: dict[str, str] = {}
+        while text:
+            pm = _PARAM_RE.match(text)
+            if not pm or re.match(r"[A-Za-z][A-Za-z0-9_-]*\s+[A-Za-z0-9_.-]+\s*=", text):
+                break
+            value = pm.group(2) if pm.group(2) is not None else pm.group(3)
+            params[pm.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
+            text = text[pm.end():]
+        challenges.append(Challenge(scheme, params))
+        text = text.lstrip(", ")
+    return challenges
+
+
+def basic_header(username: str, password: str) -> str:
+    """The ``Authorization`` value for Basic credentials."""
+    raw = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def repository_scope(name: str, actions: str) -> str:
+    """``repository:<name>:<actions>``, e.g. ``repository:library/redis:pull,push``."""
+    return f"repository:{name}:{actions}"
+
+
+@dataclass
+class Token:
+    """A bearer token and the monotonic time after which it is no longer used."""
+
+    value: str
+    expires_at: float
+
+    def fresh(self, margin: float = 5.0) -> bool:
+        return time.monotonic() + margin < self.expires_at
+
+
+@dataclass
+class TokenResponse:
+    """What a token endpoint answered, kept for conformance checks of its fields."""
+
+    status: int
+    body: dict
+    token: Token | None
+
+
+class TokenCache:
+    """Bearer tokens per (realm, service, scope), renewed on expiry or on a new 401."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str, str], Token] = {}
+        self.fetches = 0
+
+    def get(self, realm: str, service: str, scope: str) -> Token | None:
+        token = self._tokens.get((realm, service, scope))
+        return token if token and token.fresh() else None
+
+    def put(self, realm: str, service: str, scope: str, token: Token) -> None:
+        self._tokens[(realm, service, scope)] = token
+
+    def forget(self, realm: str, service: str, scope: str) -> None:
+        self._tokens.pop((realm, service, scope), None)
+
+    def clear(self) -> None:
+        self._tokens.clear()
+
+
+def fetch_token(
+    session: requests.Session,
+    challenge: Challenge,
+    scope: str | None,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 30.0,
+    send: Callable[..., requests.Response] | None = None,
+) -> TokenResponse:
+    """GET the challenge's realm with ``service`` and ``scope`` and parse the token response.
+
+    Credentials are sent as Basic auth only when given. ``send`` lets callers record the exchange
+    (defaults to ``session.get``).
+    """
+    realm = challenge.realm
+    if not realm or urlsplit(realm).scheme not in ("http", "https"):
+        raise AuthError(f"Bearer challenge has no usable realm: {realm!r}")
+    params = {}
+    if challenge.params.get("service"):
+        params["service"] = challenge.params["service"]
+    if scope:
+        params["scope"] = scope
+    headers = {}
+    if username:
+        headers["Authorization"] = basic_header(username, password or "")
+    getter = send or session.get
+    response = getter(realm, params=params, headers=headers, timeout=timeout, allow_redirects=False)
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    value = body.get("token") or body.get("access_token")
+    token = None
+    if response.status_code == 200 and isinstance(value, str) and value:
+        try:
+            lifetime = int(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        except (TypeError, ValueError):
+            lifetime = DEFAULT_TOKEN_LIFETIME
+        token = Token(value, time.monotonic() + max(lifetime, 1))
+    return TokenResponse(response.status_code, body, token)

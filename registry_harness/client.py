@@ -1,0 +1,485 @@
+"""The registry HTTP client shared by the conformance suite and the load profiles.
+
+One request helper (``RegistryClient.request``) does authentication, recording and the readable
+status assertion; the protocol helpers above it (uploads, manifests, listings) are thin and
+return the raw responses so checks can judge every header themselves.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import requests
+
+from registry_harness import spec
+from registry_harness.auth import (
+    AuthError,
+    Challenge,
+    TokenCache,
+    TokenResponse,
+    basic_header,
+    fetch_token,
+    parse_challenges,
+    repository_scope,
+)
+from registry_harness.digests import digest_of, verify
+from registry_harness.exchange import BODY_PREVIEW, Exchange
+from registry_harness.redact import mask_text, mask_url
+from registry_harness.target import Target
+
+DEFAULT_TIMEOUT = 30.0
+MAX_PAGES = 10_000
+UPLOAD_MODES = ("monolithic", "single", "streamed", "chunked")
+DEFAULT_ACCEPT = ", ".join(spec.MANIFEST_MEDIA_TYPES[:4])
+_REPO_PATH_RE = re.compile(r"^/v2/(?P<name>.+?)/(?:blobs|manifests|tags|referrers)(?:/|$)")
+_LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
+
+Recorder = Callable[[Exchange], None]
+
+
+class RegistryError(RuntimeError):
+    """The registry could not be reached or answered in a way the client cannot use."""
+
+
+class UnexpectedResponse(AssertionError):
+    """A response whose status was not one of those expected; the message shows the exchange."""
+
+    def __init__(self, message: str, response: requests.Response | None = None):
+        super().__init__(message)
+        self.response = response
+
+
+@dataclass(frozen=True)
+class Link:
+    """One entry of a ``Link`` header."""
+
+    url: str
+    rel: str | None
+
+
+def parse_link_header(value: str | None) -> list[Link]:
+    """Parse ``Link: <url>; rel="next", …`` into entries (malformed parts are skipped)."""
+    links = []
+    for match in _LINK_RE.finditer(value or ""):
+        rel = None
+        for param in match.group(2).split(";"):
+            key, _, val = param.strip().partition("=")
+            if key.strip().lower() == "rel":
+                rel = val.strip().strip('"')
+        links.append(Link(match.group(1), rel))
+    return links
+
+
+def with_query(url: str, params: Iterable[tuple[str, str]] | dict[str, str]) -> str:
+    """``url`` with ``params`` appended, keeping any query it already has (upload state)."""
+    extra = urlencode(list(params.items()) if isinstance(params, dict) else list(params))
+    if not extra:
+        return url
+    return f"{url}{'&' if urlsplit(url).query else '?'}{extra}"
+
+
+def scope_for(method: str, path: str) -> str | None:
+    """The token scope a request to ``path`` needs, inferred from the path and method."""
+    match = _REPO_PATH_RE.match(urlsplit(path).path)
+    if not match:
+        return "registry:catalog:*" if urlsplit(path).path.startswith("/v2/_catalog") else None
+    if method in ("GET", "HEAD"):
+        actions = "pull"
+    elif method == "DELETE":
+        actions = "delete"
+    else:
+        actions = "pull,push"
+    return repository_scope(match.group("name"), actions)
+
+
+class RegistryClient:
+    """HTTP client for one registry target, with auth, recording and readable assertions.
+
+    ``session`` may be any ``requests.Session`` (the load profiles pass their own); extra keyword
+    arguments of ``request`` are passed through to it.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        session: requests.Session | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        recorder: Recorder | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.target = target
+        self.session = session or requests.Session()
+        self.session.verify = target.verify
+        self.timeout = timeout
+        self.recorder = recorder
+        self.username = username if username is not None else target.username
+        self.password = password if password is not None else target.password
+        self.tokens = TokenCache()
+        self.challenge: Challenge | None = None
+        self.last_token_response: TokenResponse | None = None
+        self.on_token: Callable[[TokenResponse, float], None] | None = None
+
+    # -- the one request helper -------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self.target.base_url
+
+    def url(self, path: str) -> str:
+        """Absolute URL for a path (``/v2/...``) or an absolute/relative Location."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return urljoin(self.base_url + "/", path)
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        return (self.password,)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: int | Iterable[int] | None = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | Iterable[bytes] | None = None,
+        params: dict[str, str] | list[tuple[str, str]] | None = None,
+        scope: str | None = None,
+        authenticate: bool = True,
+        stream: bool = False,
+        allow_redirects: bool = True,
+        timeout: float | None = None,
+        **extra: object,
+    ) -> requests.Response:
+        """Send one request; authenticate on a 401 when possible; check the status if ``expect``.
+
+        Raises RegistryError when the registry cannot be reached and UnexpectedResponse (an
+        AssertionError whose message carries method, URL, expected and actual status and the
+        body) when ``expect`` is given and not met.
+        """
+        url = self.url(path)
+        if params:
+            url = with_query(url, params)
+        scope = scope or scope_for(method, urlsplit(url).path)
+        sent_headers = dict(headers or {})
+        if authenticate:
+            self._authorize(sent_headers, scope, url)
+        response = self._send(method, url, sent_headers, data, stream, allow_redirects, timeout, extra)
+        rewindable = data is None or isinstance(data, bytes | bytearray)
+        if response.status_code == 401 and authenticate and rewindable:
+            if self._authenticate(response, scope):
+                sent_headers = dict(headers or {})
+                self._authorize(sent_headers, scope, url)
+                response = self._send(method, url, sent_headers, data, stream, allow_redirects, timeout, extra)
+        if expect is not None:
+            self.check(response, expect)
+        return response
+
+    def check(self, response: requests.Response, expect: int | Iterable[int], what: str = "") -> None:
+        """Raise UnexpectedResponse unless ``response.status_code`` is one of ``expect``."""
+        allowed = (expect,) if isinstance(expect, int) else tuple(expect)
+        if response.status_code in allowed:
+            return
+        raise UnexpectedResponse(self.explain(response, allowed, what), response)
+
+    def explain(self, response: requests.Response, expected: Iterable[int] = (), what: str = "") -> str:
+        """A readable, masked account of a response: request line, expectation, status, body."""
+        req = response.request
+        try:
+            body = response.content or b""
+        except (requests.RequestException, RuntimeError):
+            body = b""
+        try:
+            text = body[:BODY_PREVIEW].decode()
+        except UnicodeDecodeError:
+            text = f"({len(body)} bytes of binary data)"
+        expected_text = " or ".join(str(s) for s in expected)
+        lines = [
+            f"{what + ': ' if what else ''}{req.method} {mask_url(req.url or '')}",
+            f"  expected status {expected_text}, got {response.status_code}" if expected_text
+            else f"  got status {response.status_code}",
+        ]
+        if text:
+            lines.append(f"  body: {text}")
+        return mask_text("\n".join(lines), self.secrets)
+
+    # -- transport, auth and recording ------------------------------------------------------
+
+    def _send(self, method, url, headers, data, stream, allow_redirects, timeout, extra) -> requests.Response:
+        started = time.perf_counter()
+        body_bytes = bytes(data) if isinstance(data, bytes | bytearray) else None
+        try:
+            response = self.session.request(
+                method, url, headers=headers, data=data, stream=stream,
+                allow_redirects=allow_redirects, timeout=timeout or self.timeout, **extra,
+            )
+        except requests.RequestException as exc:
+            self._record(method, url, headers, body_bytes, None, started, stream, error=_one_line(exc))
+            raise RegistryError(
+                f"{method} {mask_url(url)}: no usable answer from the registry ({_one_line(exc)})"
+            ) from exc
+        self._record(method, url, headers, body_bytes, response, started, stream)
+        return response
+
+    def _record(self, method, url, headers, body, response, started, stream=False, error=None) -> None:
+        if self.recorder is None:
+            return
+        exchange = Exchange(
+            method=method,
+            url=url,
+            request_headers=list(headers.items()),
+            request_body=body[:BODY_PREVIEW] if body else None,
+            request_body_length=len(body) if body is not None else None,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+            insecure=self.target.tls == "insecure",
+        )
+        if response is not None:
+            exchange.status = response.status_code
+            exchange.response_headers = list(response.headers.items())
+            if not stream:
+                exchange.response_body = response.content[:BODY_PREVIEW]
+        self.recorder(exchange)
+
+    def _authorize(self, headers: dict[str, str], scope: str | None, url: str) -> None:
+        if "Authorization" in headers or urlsplit(url).netloc != self.target.netloc:
+            return
+        challenge = self.challenge
+        if challenge is None:
+            return
+        if challenge.scheme == "basic" and self.username:
+            headers["Authorization"] = basic_header(self.username, self.password or "")
+        elif challenge.scheme == "bearer":
+            token = self.tokens.get(challenge.realm or "", challenge.params.get("service", ""), scope or "")
+            if token:
+                headers["Authorization"] = f"Bearer {token.value}"
+
+    def _authenticate(self, response: requests.Response, scope: str | None) -> bool:
+        """Handle a 401: pick a challenge, obtain credentials for it; True when a retry makes sense."""
+        challenges = parse_challenges(response.headers.get("WWW-Authenticate"))
+        bearer = next((c for c in challenges if c.scheme == "bearer"), None)
+        basic = next((c for c in challenges if c.scheme == "basic"), None)
+        if bearer is not None:
+            wanted = bearer.params.get("scope") or scope
+            previous = self.challenge
+            self.challenge = Challenge("bearer", {k: v for k, v in bearer.params.items() if k != "scope"})
+            key = (bearer.realm or "", bearer.params.get("service", ""), scope or "")
+            had_token = previous is not None and self.tokens.get(*key) is not None
+            self.tokens.forget(*key)
+            started = time.perf_counter()
+            try:
+                result = fetch_token(
+                    self.session, bearer, wanted, self.username, self.password, self.timeout,
+                    send=self._token_get,
+                )
+            except (AuthError, requests.RequestException):
+                return False
+            self.last_token_response = result
+            if self.on_token is not None:
+                self.on_token(result, (time.perf_counter() - started) * 1000)
+            if result.token is None:
+                return False
+            self.tokens.put(*key, result.token)
+            return not had_token or bool(bearer.params.get("error") != "insufficient_scope")
+        if basic is not None and self.username:
+            already = response.request.headers.get("Authorization", "").startswith("Basic ")
+            self.challenge = Challenge("basic", basic.params)
+            return not already
+        return False
+
+    def _token_get(self, url: str, **kwargs: object) -> requests.Response:
+        started = time.perf_counter()
+        headers = kwargs.get("headers") or {}
+        params = kwargs.pop("params", None)
+        full = with_query(url, params) if params else url
+        response = self.session.get(full, **kwargs)
+        self._record("GET", full, headers, None, response, started)
+        return response
+
+    # -- base and blobs ---------------------------------------------------------------------
+
+    def ping(self, **kw: object) -> requests.Response:
+        """GET /v2/ (end-1)."""
+        return self.request("GET", "/v2/", **kw)
+
+    def blob_path(self, repo: str, digest: str) -> str:
+        return f"/v2/{repo}/blobs/{digest}"
+
+    def head_blob(self, repo: str, digest: str, **kw: object) -> requests.Response:
+        return self.request("HEAD", self.blob_path(repo, digest), **kw)
+
+    def get_blob(self, repo: str, digest: str, **kw: object) -> requests.Response:
+        return self.request("GET", self.blob_path(repo, digest), **kw)
+
+    def delete_blob(self, repo: str, digest: str, **kw: object) -> requests.Response:
+        return self.request("DELETE", self.blob_path(repo, digest), **kw)
+
+    def start_upload(self, repo: str, params: dict[str, str] | None = None, **kw: object) -> requests.Response:
+        """POST /v2/<repo>/blobs/uploads/ (end-4a, or end-4b/4c/11 with ``params``)."""
+        return self.request("POST", f"/v2/{repo}/blobs/uploads/", params=params, **kw)
+
+    def location(self, response: requests.Response) -> str:
+        """The absolute upload/resource URL from a response's Location (relative ones resolved)."""
+        value = response.headers.get("Location")
+        if not value:
+            raise UnexpectedResponse(
+                self.explain(response, what="missing Location header") + "\n  (Location is required here)",
+                response,
+            )
+        return urljoin(response.url or self.base_url + "/", value)
+
+    def push_blob(
+        self,
+        repo: str,
+        data: bytes,
+        mode: str = "monolithic",
+        *,
+        algorithm: str = "sha256",
+        chunk_size: int | None = None,
+        **kw: object,
+    ) -> str:
+        """Upload ``data`` to ``repo`` in one of UPLOAD_MODES and return its digest.
+
+        Every step asserts its status, so a failing registry raises UnexpectedResponse naming it.
+        """
+        digest = digest_of(data, algorithm)
+        octet = {"Content-Type": "application/octet-stream"}
+        if mode == "single":
+            response = self.start_upload(
+                repo, {"digest": digest}, data=data, headers=octet, expect=(201, 202), **kw
+            )
+            if response.status_code == 201:
+                return digest
+            self.request("PUT", with_query(self.location(response), {"digest": digest}),
+                         data=data, headers=octet, expect=201, **kw)
+            return digest
+        params = {"digest-algorithm": algorithm} if algorithm != "sha256" else None
+        response = self.start_upload(repo, params, expect=202, **kw)
+        location = self.location(response)
+        if mode == "monolithic":
+            self.request("PUT", with_query(location, {"digest": digest}), data=data, headers=octet,
+                         expect=201, **kw)
+        elif mode == "streamed":
+            response = self.request("PATCH", location, data=data, headers=octet, expect=202, **kw)
+            self.request("PUT", with_query(self.location(response), {"digest": digest}), expect=201, **kw)
+        elif mode == "chunked":
+            minimum = int(response.headers.get("OCI-Chunk-Min-Length") or 0)
+            size = max(chunk_size or max(len(data) // 3, 1), minimum, 1)
+            offset = 0
+            while offset < len(data):
+                chunk = data[offset:offset + size]
+                headers = {**octet, "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}
+                response = self.request("PATCH", location, data=chunk, headers=headers, expect=202, **kw)
+                location = self.location(response)
+                offset += len(chunk)
+            self.request("PUT", with_query(location, {"digest": digest}), expect=201, **kw)
+        else:
+            raise ValueError(f"unknown upload mode {mode!r}; choose one of {UPLOAD_MODES}")
+        return digest
+
+    def mount_blob(self, repo: str, digest: str, from_repo: str | None = None, **kw: object) -> requests.Response:
+        """POST ?mount=<digest>[&from=<repo>] (end-11)."""
+        params = {"mount": digest}
+        if from_repo:
+            params["from"] = from_repo
+        return self.start_upload(repo, params, **kw)
+
+    # -- manifests --------------------------------------------------------------------------
+
+    def manifest_path(self, repo: str, reference: str) -> str:
+        return f"/v2/{repo}/manifests/{reference}"
+
+    def put_manifest(
+        self, repo: str, reference: str, body: bytes, media_type: str, tags: Iterable[str] = (), **kw: object
+    ) -> requests.Response:
+        """PUT a manifest by tag or digest (end-7a), with ``?tag=`` parameters (end-7b)."""
+        params = [("tag", t) for t in tags] or None
+        headers = {"Content-Type": media_type, **dict(kw.pop("headers", None) or {})}
+        return self.request("PUT", self.manifest_path(repo, reference), data=body, headers=headers,
+                            params=params, **kw)
+
+    def get_manifest(
+        self, repo: str, reference: str, accept: str | Iterable[str] | None = DEFAULT_ACCEPT,
+        method: str = "GET", **kw: object,
+    ) -> requests.Response:
+        """GET/HEAD a manifest (end-3) with the given Accept (None sends no Accept header)."""
+        headers = dict(kw.pop("headers", None) or {})
+        if accept is not None:
+            headers["Accept"] = accept if isinstance(accept, str) else ", ".join(accept)
+        return self.request(method, self.manifest_path(repo, reference), headers=headers, **kw)
+
+    def delete_manifest(self, repo: str, reference: str, **kw: object) -> requests.Response:
+        return self.request("DELETE", self.manifest_path(repo, reference), **kw)
+
+    # -- listings ---------------------------------------------------------------------------
+
+    def tags_list(self, repo: str, n: int | None = None, last: str | None = None, **kw: object) -> requests.Response:
+        """GET /v2/<repo>/tags/list[?n=&last=] (end-8a/b)."""
+        return self.request("GET", f"/v2/{repo}/tags/list", params=_page_params(n, last), **kw)
+
+    def catalog(self, n: int | None = None, last: str | None = None, **kw: object) -> requests.Response:
+        """GET /v2/_catalog[?n=&last=] (Docker)."""
+        return self.request("GET", "/v2/_catalog", params=_page_params(n, last), **kw)
+
+    def referrers(self, repo: str, digest: str, artifact_type: str | None = None, **kw: object) -> requests.Response:
+        """GET /v2/<repo>/referrers/<digest>[?artifactType=] (end-12a/b)."""
+        params = {"artifactType": artifact_type} if artifact_type else None
+        return self.request("GET", f"/v2/{repo}/referrers/{digest}", params=params, **kw)
+
+    def pages(self, first: requests.Response, max_pages: int = MAX_PAGES, **kw: object) -> Iterator[requests.Response]:
+        """Yield ``first`` and every page reached by following ``Link: rel="next"`` (bounded)."""
+        response = first
+        seen = {response.url}
+        for _ in range(max_pages):
+            yield response
+            nxt = next((link for link in parse_link_header(response.headers.get("Link")) if link.rel == "next"), None)
+            if nxt is None or response.status_code != 200:
+                return
+            url = urljoin(response.url, nxt.url)
+            if url in seen:
+                raise UnexpectedResponse(f"Link header loops back to an earlier page: {mask_url(url)}", response)
+            seen.add(url)
+            response = self.request("GET", url, expect=200, **kw)
+        raise UnexpectedResponse(f"more than {max_pages} pages: Link header never ends", response)
+
+    # -- whole images -----------------------------------------------------------------------
+
+    def push_image(self, repo: str, image: object, reference: str | None = None, mode: str = "monolithic",
+                   **kw: object) -> requests.Response:
+        """Push every blob of ``image`` (a builders.Image or Artifact) then its manifest."""
+        for blob in image.blobs:  # type: ignore[attr-defined]
+            head = self.head_blob(repo, blob.digest, **kw)
+            if head.status_code != 200:
+                self.push_blob(repo, blob.data, mode, algorithm=blob.digest.split(":")[0], **kw)
+        return self.put_manifest(repo, reference or image.digest, image.manifest,  # type: ignore[attr-defined]
+                                 image.media_type, expect=201, **kw)  # type: ignore[attr-defined]
+
+    def pull_verified(self, repo: str, digest: str, **kw: object) -> bytes:
+        """GET a blob and verify its bytes against ``digest``; raise UnexpectedResponse on mismatch."""
+        response = self.get_blob(repo, digest, expect=200, **kw)
+        if not verify(response.content, digest):
+            raise UnexpectedResponse(
+                f"GET {self.blob_path(repo, digest)}: body of {len(response.content)} bytes does not hash "
+                f"to {digest}", response,
+            )
+        return response.content
+
+
+def _page_params(n: int | None, last: str | None) -> dict[str, str] | None:
+    params = {}
+    if n is not None:
+        params["n"] = str(n)
+    if last is not None:
+        params["last"] = last
+    return params or None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]

@@ -1,0 +1,153 @@
+"""Where the registry under test lives: parse TARGET / OCI_* settings into one Target.
+
+Accepts ``host:port``, ``http(s)://host:port`` and the OCI conformance suite's environment
+vocabulary (``OCI_REGISTRY``, ``OCI_TLS``, ``OCI_REPO1``, ``OCI_REPO2``, ``OCI_USERNAME``,
+``OCI_PASSWORD`` and the older ``OCI_ROOT_URL``, ``OCI_NAMESPACE``). Loopback targets default to
+plain http, others to verified https.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+TLS_MODES = ("enabled", "insecure", "disabled")
+_HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?$")
+
+
+class TargetError(ValueError):
+    """A TARGET that cannot be used; its message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A registry endpoint plus how to talk to it (TLS mode, credentials, repositories)."""
+
+    host: str
+    port: int | None = None
+    tls: str = "disabled"
+    ca_bundle: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    repo1: str | None = None
+    repo2: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.tls == "disabled" else "https"
+
+    @property
+    def netloc(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host[:port]`` without a trailing slash."""
+        return f"{self.scheme}://{self.netloc}"
+
+    @property
+    def verify(self) -> bool | str:
+        """The ``verify`` argument for requests: CA bundle path, True, or False for insecure."""
+        if self.tls == "insecure":
+            return False
+        return self.ca_bundle or True
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.username)
+
+    def is_loopback(self) -> bool:
+        return is_loopback_host(self.host)
+
+    def redacted(self) -> dict[str, object]:
+        """The target as a dict safe to echo in reports: the password is never included."""
+        return {
+            "url": self.base_url,
+            "tls": self.tls,
+            "ca_bundle": self.ca_bundle,
+            "username": self.username,
+            "password": "***" if self.password else None,
+            "repo1": self.repo1,
+            "repo2": self.repo2,
+        }
+
+    def with_credentials(self, username: str | None, password: str | None) -> Target:
+        return replace(self, username=username, password=password)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and addresses in 127.0.0.0/8 or ::1."""
+    bare = host.strip("[]").lower()
+    if bare == "localhost" or bare.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_target(text: str, tls: str | None = None, ca_bundle: str | None = None) -> Target:
+    """Parse ``host:port`` or a URL into a Target; ``tls`` overrides the scheme's choice."""
+    raw = (text or "").strip()
+    if not raw:
+        raise TargetError("no target given: set TARGET=host:port (or OCI_REGISTRY)")
+    if tls is not None and tls not in TLS_MODES:
+        raise TargetError(f"TLS mode {tls!r} is not one of {', '.join(TLS_MODES)}")
+    scheme = None
+    if "://" in raw:
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https"):
+            raise TargetError(f"target {raw!r}: scheme must be http or https")
+        if parts.path not in ("", "/", "/v2", "/v2/") or parts.query or parts.fragment:
+            raise TargetError(f"target {raw!r}: give the registry root, without a path")
+        if parts.username or parts.password:
+            raise TargetError("target: put credentials in USERNAME/PASSWORD, not in the URL")
+        scheme, raw = parts.scheme, parts.netloc
+    match = _HOST_PORT_RE.match(raw)
+    if not match:
+        raise TargetError(f"target {text!r} is not host:port or http(s)://host:port")
+    host = match.group("host")
+    port = int(match.group("port")) if match.group("port") else None
+    if port is not None and not 0 < port < 65536:
+        raise TargetError(f"target {text!r}: port must be between 1 and 65535")
+    if tls is None:
+        if scheme == "https":
+            tls = "enabled"
+        elif scheme == "http" or is_loopback_host(host):
+            tls = "disabled"
+        else:
+            tls = "enabled"
+    elif scheme == "http" and tls != "disabled":
+        raise TargetError(f"target {text!r} says http but TLS mode is {tls!r}")
+    elif scheme == "https" and tls == "disabled":
+        raise TargetError(f"target {text!r} says https but TLS mode is 'disabled'")
+    return Target(host=host, port=port, tls=tls, ca_bundle=ca_bundle)
+
+
+def target_from_env(env: Mapping[str, str] | None = None, target: str | None = None) -> Target | None:
+    """Build a Target from an explicit ``target`` and/or the environment; None when nothing is set.
+
+    Precedence: explicit ``target``, then ``TARGET``, ``OCI_REGISTRY``, ``OCI_ROOT_URL``.
+    TLS: ``OCI_TLS`` (enabled|insecure|disabled) and ``OCI_CA_BUNDLE``; credentials:
+    ``OCI_USERNAME``/``OCI_PASSWORD``; repositories: ``OCI_REPO1``/``OCI_REPO2`` or
+    ``OCI_NAMESPACE`` (used for both). The Makefile maps its short names (TLS, USERNAME, …) here.
+    """
+    env = os.environ if env is None else env
+    text = target or env.get("TARGET") or env.get("OCI_REGISTRY") or env.get("OCI_ROOT_URL")
+    if not text:
+        return None
+    tls = env.get("OCI_TLS") or None
+    ca_bundle = env.get("OCI_CA_BUNDLE") or None
+    parsed = parse_target(text, tls=tls, ca_bundle=ca_bundle)
+    namespace = env.get("OCI_NAMESPACE") or None
+    return replace(
+        parsed,
+        username=env.get("OCI_USERNAME") or None,
+        password=env.get("OCI_PASSWORD") or None,
+        repo1=env.get("OCI_REPO1") or namespace,
+        repo2=env.get("OCI_REPO2") or namespace,
+    )
