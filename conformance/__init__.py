@@ -1,0 +1,1 @@
+"""The conformance suite: pytest checks of a registry against the OCI Distribution Spec."""

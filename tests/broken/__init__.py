@@ -1,0 +1,50 @@
+"""Deliberately broken registries: the reference server with one rule broken at a time.
+
+Each variant names the checks it must make fail. ``tests/test_truthfulness.py`` starts every
+variant on a loopback port, runs just those checks against it, and asserts that they fail
+while the same checks pass against the correct server. Variants live in one module per area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+Middleware = Callable[..., object]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One broken registry: how it is broken and which checks must catch it.
+
+    ``select`` is the pytest ``-k`` expression of the checks to run against it; every check in
+    ``must_fail`` (substrings of test node ids) must end as a failure. Build the breakage with
+    an aiohttp ``middleware`` around the reference app and/or extra ``server_args`` (switches).
+    """
+
+    name: str
+    description: str
+    select: str
+    must_fail: tuple[str, ...]
+    middleware: Middleware | None = None
+    server_args: tuple[str, ...] = field(default=())
+
+
+def rewrite(match: Callable[[web.Request], bool], change: Callable[[web.Request, web.StreamResponse], object]):
+    """A middleware factory: call ``change(request, response)`` on responses to matching requests.
+
+    ``change`` may mutate the response and return None, or return a replacement response.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        response = await handler(request)
+        if match(request):
+            replaced = change(request, response)
+            if replaced is not None:
+                return replaced
+        return response
+
+    return middleware
