@@ -1,0 +1,91 @@
+"""The app factory: ``create_app(config, storage=None, middlewares=())``.
+
+Every response carries ``Docker-Distribution-API-Version: registry/2.0``; spec errors raised by
+handlers become their JSON bodies; anything unexpected becomes 500 UNKNOWN without a traceback
+in the body (the traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from reference_server import errors, uploads
+from reference_server.config import ServerConfig
+from reference_server.context import CONTEXT_KEY, RegistryContext
+from reference_server.routes import dispatch
+from reference_server.storage import FilesystemStorage, MemoryStorage, Storage
+from registry_harness.spec import API_VERSION, API_VERSION_HEADER
+
+log = logging.getLogger("reference_server")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Turn RegistryError into its spec body, and any other failure into 500 UNKNOWN."""
+    try:
+        return await handler(request)
+    except errors.RegistryError as exc:
+        return exc.to_response()
+    except web.HTTPException as exc:
+        if exc.status == 404:
+            return errors.unsupported({"path": request.path[:200]}, status=404).to_response()
+        if exc.status == 405:
+            return errors.unsupported({"method": request.method}).to_response()
+        if exc.status == 413:
+            return errors.size_invalid({"reason": "request body too large"}).to_response()
+        raise
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return errors.unknown_error().to_response()
+
+
+async def _add_version_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[API_VERSION_HEADER] = API_VERSION
+
+
+def make_storage(config: ServerConfig) -> Storage:
+    """The storage backend the configuration names."""
+    if config.storage == "memory":
+        return MemoryStorage()
+    if config.storage == "filesystem":
+        return FilesystemStorage(config.root)
+    raise ValueError(f"unknown storage {config.storage!r}")
+
+
+async def _expiry_loop(ctx: RegistryContext) -> None:
+    interval = max(0.5, min(ctx.config.upload_ttl / 2, 60.0))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await uploads.expire_sessions(ctx)
+        except Exception:  # noqa: BLE001 - a failed sweep must not stop the next one
+            log.exception("upload expiry sweep failed")
+
+
+def create_app(config: ServerConfig, storage: Storage | None = None,
+               middlewares: Iterable[Middleware] = ()) -> web.Application:
+    """Build the registry application; extra ``middlewares`` (auth, fault injection) run inside
+    the error middleware, so a RegistryError they raise is rendered like any other."""
+    ctx = RegistryContext(config=config, storage=storage if storage is not None else make_storage(config))
+    app = web.Application(middlewares=[error_middleware, *middlewares], client_max_size=1 << 30)
+    app[CONTEXT_KEY] = ctx
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    app.on_response_prepare.append(_add_version_header)
+
+    async def sweeper(app: web.Application):
+        task = asyncio.create_task(_expiry_loop(ctx))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(sweeper)
+    return app

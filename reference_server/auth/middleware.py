@@ -1,0 +1,114 @@
+"""The registry side of auth: an aiohttp middleware guarding every ``/v2`` path.
+
+htpasswd mode answers 401 with a Basic challenge until valid credentials come. Token mode answers
+401 with a Bearer challenge naming the realm, service and the scopes the request needs; a token
+lacking them gets 401 ``error="insufficient_scope"`` when the account could obtain them, and
+403 DENIED when the access policy never allows that account the action.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from aiohttp import web
+
+from reference_server import errors
+from reference_server.auth.scopes import PULL, Access, Need, covers, needed_access
+from reference_server.auth.settings import TOKEN_PATH, AuthSettings
+from reference_server.auth.tokens import InvalidToken
+
+SUBJECT_KEY = "auth_subject"
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def bearer_challenge(settings: AuthSettings, request: web.Request, scopes: list[Access], error: str | None = None
+                     ) -> str:
+    """``Bearer realm=…,service=…[,scope=…][,error=…]`` for this request."""
+    realm = settings.token_realm or f"{request.scheme}://{request.host}{TOKEN_PATH}"
+    parts = [f"realm={_quote(realm)}", f"service={_quote(settings.service)}"]
+    if scopes:
+        parts.append(f"scope={_quote(' '.join(a.scope() for a in scopes))}")
+    if error:
+        parts.append(f"error={_quote(error)}")
+    return "Bearer " + ",".join(parts)
+
+
+def basic_challenge(settings: AuthSettings) -> str:
+    return f"Basic realm={_quote(settings.realm)}"
+
+
+def _access_detail(scopes: list[Access]) -> list[dict[str, str]]:
+    return [{"Type": a.type, "Name": a.name, "Action": ",".join(sorted(a.actions))} for a in scopes]
+
+
+def _unauthorized(request: web.Request, challenge: str, scopes: list[Access] = ()) -> web.Response:
+    error = errors.unauthorized(_access_detail(list(scopes)), headers={"WWW-Authenticate": challenge})
+    return error.to_response(head=request.method == "HEAD")
+
+
+def basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    """(user, password) from an ``Authorization: Basic`` header, or None."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep and user else None
+
+
+def build_middleware(settings: AuthSettings):
+    """The auth middleware for ``settings`` (htpasswd or token mode)."""
+
+    @web.middleware
+    async def auth_middleware(request: web.Request, handler):
+        path = request.path
+        if path != "/v2" and not path.startswith("/v2/"):
+            return await handler(request)
+        if settings.mode == "htpasswd":
+            return await _basic(settings, request, handler)
+        return await _bearer(settings, request, handler)
+
+    return auth_middleware
+
+
+async def _basic(settings: AuthSettings, request: web.Request, handler):
+    credentials = basic_credentials(request)
+    if credentials is None or not await settings.passwords.check(*credentials):
+        return _unauthorized(request, basic_challenge(settings))
+    request[SUBJECT_KEY] = credentials[0]
+    return await handler(request)
+
+
+async def _bearer(settings: AuthSettings, request: web.Request, handler):
+    need: Need = needed_access(request.method, request.path, dict(request.query))
+    challenged = list(need.required) + ([need.mount_source] if need.mount_source else [])
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorized(request, bearer_challenge(settings, request, challenged), challenged)
+    try:
+        claims = settings.signer.verify(token.strip())
+    except InvalidToken:
+        return _unauthorized(request, bearer_challenge(settings, request, challenged, "invalid_token"), challenged)
+    policy = settings.policy
+    missing = [a for a in need.required if not claims.grants(a)]
+    if need.mount_source and not claims.grants(need.mount_source):
+        # A mount source the account may read but the token does not cover: ask for a better token.
+        # One it may never read: the mount is simply not done (the upload handler falls back).
+        if policy.grant(claims.subject, need.mount_source) is not None:
+            missing.append(need.mount_source)
+    if missing:
+        forbidden = [a for a in missing if not covers(policy.allowed(claims.subject, a.type, a.name), a.actions)]
+        if claims.subject and forbidden:
+            raise_denied = errors.denied(_access_detail(forbidden))
+            return raise_denied.to_response(head=request.method == "HEAD")
+        return _unauthorized(request, bearer_challenge(settings, request, challenged, "insufficient_scope"), missing)
+    request[SUBJECT_KEY] = claims.subject
+    request["can_read"] = lambda repo: claims.grants(Access("repository", repo, frozenset({PULL})))
+    return await handler(request)

@@ -1,0 +1,90 @@
+"""Per-application state shared by the handlers, and input validation done before any disk access."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from reference_server import errors
+from reference_server.config import ServerConfig
+from reference_server.storage.base import Storage
+from registry_harness import schema1
+from registry_harness.digests import DigestError, parse_digest
+from registry_harness.spec import NAME_MAX_LENGTH, valid_name, valid_tag
+
+UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass
+class HashState:
+    """A running hash of an upload and how many bytes it has absorbed."""
+
+    hasher: hashlib._Hash
+    offset: int
+
+
+@dataclass
+class RegistryContext:
+    """Configuration, storage and in-process coordination (locks, running upload hashes)."""
+
+    config: ServerConfig
+    storage: Storage
+    signing_key: object = field(default_factory=schema1.generate_key)
+    hashes: dict[str, HashState] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, key: str) -> asyncio.Lock:
+        """An asyncio lock serialising mutations of one repository or one upload session."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    def can_read(self, request: web.Request, repo: str) -> bool:
+        """Whether this request may read ``repo``; an auth middleware may set ``request["can_read"]``
+        to a callable taking a repository name (used for mounts with ``from``)."""
+        check = request.get("can_read")
+        return True if check is None else bool(check(repo))
+
+    def release_lock(self, key: str) -> None:
+        """Forget the lock of a finished upload session."""
+        lock = self._locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._locks[key]
+
+
+CONTEXT_KEY = web.AppKey("registry_context", RegistryContext)
+
+
+def require_name(name: str) -> str:
+    """Return ``name`` or raise NAME_INVALID (grammar, length, NUL, '..', uppercase...)."""
+    if len(name) > NAME_MAX_LENGTH:
+        raise errors.name_invalid(name[:64] + "...", f"longer than {NAME_MAX_LENGTH} characters")
+    if not valid_name(name):
+        raise errors.name_invalid(name, "does not match the repository name grammar")
+    return name
+
+
+def require_tag(tag: str) -> str:
+    """Return ``tag`` or raise TAG_INVALID."""
+    if not valid_tag(tag):
+        raise errors.tag_invalid(tag[:200], "does not match the tag grammar")
+    return tag
+
+
+def require_digest(text: str) -> str:
+    """Return the canonical digest string or raise DIGEST_INVALID (grammar, algorithm, hex length)."""
+    try:
+        return str(parse_digest(text))
+    except DigestError as exc:
+        raise errors.digest_invalid({"digest": text[:200], "reason": str(exc)}) from None
+
+
+def is_digest_reference(reference: str) -> bool:
+    """True when a manifest reference is a digest rather than a tag."""
+    return ":" in reference

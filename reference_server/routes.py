@@ -1,0 +1,92 @@
+"""Routing by path shape. Repository names contain slashes, so each route is recognised by its
+trailing part (``/blobs/<digest>``, ``/manifests/<ref>``, ``/tags/list``, ``/referrers/<digest>``,
+``/blobs/uploads/[<uuid>]``) and the name is everything before it.
+
+| endpoint  | method            | path                                      | handler |
+|-----------|-------------------|-------------------------------------------|---------|
+| end-1     | GET, HEAD         | /v2/                                      | base.check |
+| end-2/10  | GET, HEAD, DELETE | /v2/<name>/blobs/<digest>                 | blobs.get_blob / delete_blob |
+| end-3/7/9 | GET, HEAD, PUT, DELETE | /v2/<name>/manifests/<ref>           | manifests.* |
+| end-4/11  | POST              | /v2/<name>/blobs/uploads/                 | uploads.start_upload |
+| end-5/6/13/14 | PATCH, PUT, GET, DELETE | /v2/<name>/blobs/uploads/<uuid> | uploads.* |
+| end-8     | GET               | /v2/<name>/tags/list                      | tags.list_tags |
+| end-12    | GET               | /v2/<name>/referrers/<digest>             | referrers.list_referrers |
+| catalog   | GET               | /v2/_catalog                              | catalog.list_repositories |
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from reference_server import blobs, catalog, errors, manifests, referrers, tags, uploads
+from reference_server.context import CONTEXT_KEY, WRITE_METHODS, RegistryContext, require_name
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+async def check(request: web.Request, ctx: RegistryContext) -> web.StreamResponse:
+    """GET /v2/ : 200 ``{}`` — this is a registry speaking API v2."""
+    return web.json_response({})
+
+
+@dataclass(frozen=True)
+class Route:
+    """One path shape and the handler of each method it accepts."""
+
+    pattern: re.Pattern[str]
+    methods: dict[str, Handler]
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(re.compile(r"^/v2/?$"), {"GET": check, "HEAD": check}),
+    Route(re.compile(r"^/v2/_catalog$"), {"GET": catalog.list_repositories}),
+    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$"), {"POST": uploads.start_upload}),
+    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$"), {
+        "GET": uploads.upload_status,
+        "PATCH": uploads.patch_upload,
+        "PUT": uploads.put_upload,
+        "DELETE": uploads.cancel_upload,
+    }),
+    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), {
+        "GET": blobs.get_blob,
+        "HEAD": blobs.get_blob,
+        "DELETE": blobs.delete_blob,
+    }),
+    Route(re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$"), {
+        "GET": manifests.get_manifest,
+        "HEAD": manifests.get_manifest,
+        "PUT": manifests.put_manifest,
+        "DELETE": manifests.delete_manifest,
+    }),
+    Route(re.compile(r"^/v2/(?P<name>.+)/tags/list$"), {"GET": tags.list_tags}),
+    Route(re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), {"GET": referrers.list_referrers}),
+)
+
+
+def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
+    """The handler and path parameters for a request; 404 or 405 UNSUPPORTED when none fits."""
+    for route in ROUTES:
+        match = route.pattern.match(path)
+        if match is None:
+            continue
+        handler = route.methods.get(method)
+        if handler is None:
+            allowed = ", ".join(sorted(route.methods))
+            raise errors.unsupported({"method": method, "allowed": allowed}, headers={"Allow": allowed})
+        return handler, match.groupdict()
+    raise errors.unsupported({"path": path[:200], "reason": "no such endpoint"}, status=404)
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    """The one aiohttp handler: resolve the route, apply the write switches, validate the name."""
+    ctx = request.app[CONTEXT_KEY]
+    handler, params = resolve(request.method, request.path)
+    if ctx.config.read_only and request.method in WRITE_METHODS:
+        raise errors.unsupported({"reason": "this registry is read-only"})
+    if "name" in params:
+        require_name(params["name"])
+    return await handler(request, ctx, **params)

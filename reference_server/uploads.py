@@ -1,0 +1,300 @@
+"""Blob uploads (end-4a/b/c, end-5, end-6, end-11, end-13, end-14).
+
+Sessions live at ``/v2/<name>/blobs/uploads/<uuid>``: the state is in the path, never only in
+the query. Bodies stream to storage in large chunks, hashed and written in a worker thread so
+memory stays flat and hashing runs beside the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+
+from aiohttp import web
+
+from reference_server import errors
+from reference_server.context import (
+    UPLOAD_ID_RE,
+    HashState,
+    RegistryContext,
+    require_digest,
+    require_name,
+)
+from reference_server.storage.base import UploadInfo, UploadSink
+from registry_harness.digests import SUPPORTED_ALGORITHMS
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+
+
+def _location(name: str, uuid: str) -> str:
+    return f"/v2/{name}/blobs/uploads/{uuid}"
+
+
+def _progress_headers(name: str, uuid: str, size: int) -> dict[str, str]:
+    """Location, OCI-form Range (inclusive last byte) and the upload id."""
+    return {
+        "Location": _location(name, uuid),
+        "Range": f"0-{max(size - 1, 0)}",
+        "Docker-Upload-UUID": uuid,
+    }
+
+
+def _created(name: str, digest: str) -> web.Response:
+    return web.Response(status=201, headers={
+        "Location": f"/v2/{name}/blobs/{digest}",
+        "Docker-Content-Digest": digest,
+        "Content-Length": "0",
+    })
+
+
+def _session(ctx: RegistryContext, name: str, uuid: str) -> UploadInfo:
+    """The open session ``uuid`` of repository ``name``; BLOB_UPLOAD_UNKNOWN when absent or expired."""
+    if not UPLOAD_ID_RE.match(uuid):
+        raise errors.blob_upload_unknown(uuid[:64])
+    info = ctx.storage.upload_get(uuid)
+    if info is None or info.repo != name:
+        raise errors.blob_upload_unknown(uuid)
+    if time.time() - ctx.storage.upload_touched(info) > ctx.config.upload_ttl:
+        raise errors.blob_upload_unknown(uuid)
+    return info
+
+
+async def expire_sessions(ctx: RegistryContext) -> int:
+    """Delete every session idle for longer than the TTL; return how many went."""
+    now = time.time()
+    expired = 0
+    for info in ctx.storage.uploads():
+        if now - ctx.storage.upload_touched(info) > ctx.config.upload_ttl:
+            if not ctx.lock(info.uuid).locked():
+                await ctx.storage.upload_delete(info.uuid)
+                ctx.hashes.pop(info.uuid, None)
+                ctx.release_lock(info.uuid)
+                expired += 1
+    return expired
+
+
+def _rehash(ctx: RegistryContext, info: UploadInfo, algorithm: str) -> HashState:
+    """Hash what a session holds so far (after a restart, or for a different algorithm)."""
+    hasher = hashlib.new(algorithm)
+    offset = 0
+    for chunk in ctx.storage.upload_chunks(info):
+        hasher.update(chunk)
+        offset += len(chunk)
+    return HashState(hasher, offset)
+
+
+async def _hash_state(ctx: RegistryContext, info: UploadInfo, size: int) -> HashState:
+    state = ctx.hashes.get(info.uuid)
+    if state is None or state.offset != size or state.hasher.name != info.algorithm:
+        state = await asyncio.to_thread(_rehash, ctx, info, info.algorithm)
+        ctx.hashes[info.uuid] = state
+    return state
+
+
+def _absorb(sink: UploadSink, state: HashState, data: bytes) -> None:
+    sink.write(data)
+    state.hasher.update(data)
+    state.offset += len(data)
+
+
+def _declared_length(request: web.Request) -> int | None:
+    raw = request.headers.get("Content-Length")
+    if raw is None:
+        return None
+    if not raw.strip().isdigit():
+        raise errors.size_invalid({"reason": "malformed Content-Length"})
+    return int(raw)
+
+
+async def _receive(request: web.Request, ctx: RegistryContext, info: UploadInfo, *,
+                   allow_range: bool = True) -> int:
+    """Append the request body to the session (checking Content-Range); return the new size.
+
+    On any failure the session is cut back to where it was, so its Range stays truthful.
+    """
+    size = ctx.storage.upload_size(info)
+    expected: int | None = None
+    content_range = request.headers.get("Content-Range")
+    declared = _declared_length(request)
+    if content_range is not None and allow_range:
+        match = CONTENT_RANGE_RE.match(content_range.strip())
+        progress = _progress_headers(info.repo, info.uuid, size)
+        if not match:
+            raise errors.range_invalid({"content_range": content_range[:100], "reason": "malformed"},
+                                       headers=progress)
+        start, end = int(match.group(1)), int(match.group(2))
+        if start != size or end < start:
+            raise errors.range_invalid(
+                {"content_range": content_range[:100], "offset": size,
+                 "reason": "chunk must continue at the current offset"}, headers=progress)
+        expected = end - start + 1
+        if declared is not None and declared != expected:
+            raise errors.size_invalid({"content_length": declared, "content_range": content_range})
+    if request.content_length == 0 or (declared is None and not request.body_exists):
+        if expected not in (None, 0):
+            raise errors.size_invalid({"expected": expected, "received": 0})
+        return size
+
+    state = await _hash_state(ctx, info, size)
+    sink = ctx.storage.upload_sink(info)
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future | None = None
+    buffered: list[bytes] = []
+    buffered_len = 0
+    received = 0
+    try:
+        while True:
+            chunk = await request.content.readany()
+            if chunk:
+                buffered.append(chunk)
+                buffered_len += len(chunk)
+                received += len(chunk)
+            if buffered and (buffered_len >= CHUNK or not chunk):
+                data = b"".join(buffered)
+                buffered, buffered_len = [], 0
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(None, _absorb, sink, state, data)
+            if not chunk:
+                break
+        if pending is not None:
+            await pending
+            pending = None
+        if expected is not None and received != expected:
+            raise errors.size_invalid({"expected": expected, "received": received})
+        if declared is not None and received != declared:
+            raise errors.size_invalid({"content_length": declared, "received": received})
+    except BaseException as exc:
+        if pending is not None:
+            try:
+                await asyncio.shield(pending)
+            except Exception:  # noqa: BLE001 - the original failure is what matters
+                pass
+        await asyncio.to_thread(sink.truncate, size)
+        ctx.hashes.pop(info.uuid, None)
+        await asyncio.to_thread(sink.close)
+        if isinstance(exc, errors.RegistryError | asyncio.CancelledError):
+            raise
+        if isinstance(exc, ConnectionError | OSError):
+            raise
+        log.info("upload body failed: %r", exc)
+        raise errors.size_invalid({"reason": "body shorter than Content-Length"}) from None
+    await asyncio.to_thread(sink.close)
+    return size + received
+
+
+async def _finish(ctx: RegistryContext, info: UploadInfo, digest: str) -> None:
+    """Verify the session's content against ``digest``, then commit it; DIGEST_INVALID cancels."""
+    size = ctx.storage.upload_size(info)
+    algorithm = digest.split(":", 1)[0]
+    state = ctx.hashes.get(info.uuid)
+    if state is None or state.offset != size or state.hasher.name != algorithm:
+        state = await asyncio.to_thread(_rehash, ctx, info, algorithm)
+    computed = f"{algorithm}:{state.hasher.hexdigest()}"
+    ctx.hashes.pop(info.uuid, None)
+    if computed != digest:
+        await ctx.storage.upload_delete(info.uuid)
+        raise errors.digest_invalid({"expected": digest, "computed": computed})
+    await ctx.storage.upload_commit(info, digest)
+
+
+def _algorithm(request: web.Request) -> str:
+    algorithm = request.query.get("digest-algorithm", "sha256")
+    if algorithm not in SUPPORTED_ALGORITHMS:
+        raise errors.digest_invalid({"digest-algorithm": algorithm[:64], "supported": list(SUPPORTED_ALGORITHMS)})
+    return algorithm
+
+
+async def _try_mount(request: web.Request, ctx: RegistryContext, name: str) -> web.Response | None:
+    """Cross-repository mount: 201 when the blob is readable in ``from`` (or, without ``from``,
+    in any repository: content-addressed data is shared, so a client that knows the digest may
+    link it); None to fall back to an ordinary upload session."""
+    digest = require_digest(request.query["mount"])
+    source = request.query.get("from")
+    if source is not None:
+        require_name(source)
+        readable = ctx.storage.repo_has_blob(source, digest) and ctx.can_read(request, source)
+    else:
+        readable = ctx.storage.any_repo_has_blob(digest)
+    if not readable or ctx.storage.blob_size(digest) is None:
+        return None
+    await ctx.storage.link_blob(name, digest)
+    return _created(name, digest)
+
+
+async def start_upload(request: web.Request, ctx: RegistryContext, name: str) -> web.StreamResponse:
+    """POST /v2/<name>/blobs/uploads/ : open a session, mount, or take a whole blob at once."""
+    if "mount" in request.query:
+        mounted = await _try_mount(request, ctx, name)
+        if mounted is not None:
+            return mounted
+    digest_param = request.query.get("digest") if "mount" not in request.query else None
+    digest = require_digest(digest_param) if digest_param is not None else None
+    algorithm = digest.split(":", 1)[0] if digest else _algorithm(request)
+    info = await ctx.storage.upload_create(name, algorithm)
+    if digest is not None:
+        try:
+            async with ctx.lock(info.uuid):
+                await _receive(request, ctx, info, allow_range=False)
+                await _finish(ctx, info, digest)
+        except BaseException:
+            await ctx.storage.upload_delete(info.uuid)
+            ctx.hashes.pop(info.uuid, None)
+            raise
+        finally:
+            ctx.release_lock(info.uuid)
+        return _created(name, digest)
+    headers = {**_progress_headers(name, info.uuid, 0), "Content-Length": "0"}
+    if ctx.config.chunk_min_length:
+        headers["OCI-Chunk-Min-Length"] = str(ctx.config.chunk_min_length)
+    return web.Response(status=202, headers=headers)
+
+
+async def upload_status(request: web.Request, ctx: RegistryContext, name: str, uuid: str) -> web.StreamResponse:
+    """GET <location> : 204 with Location and Range of what arrived so far."""
+    info = _session(ctx, name, uuid)
+    size = ctx.storage.upload_size(info)
+    return web.Response(status=204, headers=_progress_headers(name, uuid, size))
+
+
+async def patch_upload(request: web.Request, ctx: RegistryContext, name: str, uuid: str) -> web.StreamResponse:
+    """PATCH <location> : append a streamed or Content-Range chunk; 202 with the new Range."""
+    info = _session(ctx, name, uuid)
+    async with ctx.lock(uuid):
+        info = _session(ctx, name, uuid)
+        size = await _receive(request, ctx, info)
+    headers = {**_progress_headers(name, uuid, size), "Content-Length": "0"}
+    return web.Response(status=202, headers=headers)
+
+
+async def put_upload(request: web.Request, ctx: RegistryContext, name: str, uuid: str) -> web.StreamResponse:
+    """PUT <location>?digest= : take an optional last chunk, verify, commit; 201 with the digest."""
+    info = _session(ctx, name, uuid)
+    raw = request.query.get("digest")
+    if raw is None:
+        raise errors.digest_invalid({"reason": "the closing PUT needs ?digest="})
+    digest = require_digest(raw)
+    async with ctx.lock(uuid):
+        info = _session(ctx, name, uuid)
+        await _receive(request, ctx, info)
+        await _finish(ctx, info, digest)
+    ctx.release_lock(uuid)
+    return _created(name, digest)
+
+
+async def cancel_upload(request: web.Request, ctx: RegistryContext, name: str, uuid: str) -> web.StreamResponse:
+    """DELETE <location> : drop the session; 204."""
+    _session(ctx, name, uuid)
+    async with ctx.lock(uuid):
+        deleted = await ctx.storage.upload_delete(uuid)
+    ctx.hashes.pop(uuid, None)
+    ctx.release_lock(uuid)
+    if not deleted:
+        raise errors.blob_upload_unknown(uuid)
+    return web.Response(status=204, headers={"Content-Length": "0"})
