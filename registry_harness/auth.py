@@ -72,12 +72,20 @@ def repository_scope(name: str, actions: str) -> str:
 
 @dataclass
 class Token:
-    """A bearer token and the monotonic time after which it is no longer used."""
+    """A bearer token and the monotonic time after which it is no longer used.
+
+    A token is renewed a little before it expires: 5 seconds early, or a fifth of its lifetime
+    for short-lived tokens (a 2-second token is still used for 1.6 seconds).
+    """
 
     value: str
     expires_at: float
+    lifetime: float = DEFAULT_TOKEN_LIFETIME
+    scope: str | None = None  # the scope it was asked for, to renew it with the same one
 
-    def fresh(self, margin: float = 5.0) -> bool:
+    def fresh(self, margin: float | None = None) -> bool:
+        if margin is None:
+            margin = min(5.0, self.lifetime / 5)
         return time.monotonic() + margin < self.expires_at
 
 
@@ -100,6 +108,11 @@ class TokenCache:
     def get(self, realm: str, service: str, scope: str) -> Token | None:
         token = self._tokens.get((realm, service, scope))
         return token if token and token.fresh() else None
+
+    def expired(self, realm: str, service: str, scope: str) -> Token | None:
+        """The cached token for this key when it is no longer fresh (time to renew it), else None."""
+        token = self._tokens.get((realm, service, scope))
+        return token if token is not None and not token.fresh() else None
 
     def put(self, realm: str, service: str, scope: str, token: Token) -> None:
         self._tokens[(realm, service, scope)] = token
@@ -128,11 +141,11 @@ def fetch_token(
     realm = challenge.realm
     if not realm or urlsplit(realm).scheme not in ("http", "https"):
         raise AuthError(f"Bearer challenge has no usable realm: {realm!r}")
-    params = {}
+    params: list[tuple[str, str]] = []
     if challenge.params.get("service"):
-        params["service"] = challenge.params["service"]
-    if scope:
-        params["scope"] = scope
+        params.append(("service", challenge.params["service"]))
+    # Several scopes (a challenge may name them space-separated) go as several scope parameters.
+    params += [("scope", item) for item in (scope or "").split()]
     headers = {}
     if username:
         headers["Authorization"] = basic_header(username, password or "")
@@ -151,5 +164,6 @@ def fetch_token(
             lifetime = int(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
         except (TypeError, ValueError):
             lifetime = DEFAULT_TOKEN_LIFETIME
-        token = Token(value, time.monotonic() + max(lifetime, 1))
+        lifetime = max(lifetime, 1)
+        token = Token(value, time.monotonic() + lifetime, lifetime, scope)
     return TokenResponse(response.status_code, body, token)

@@ -19,6 +19,7 @@ from registry_harness import spec
 from registry_harness.auth import (
     AuthError,
     Challenge,
+    Token,
     TokenCache,
     TokenResponse,
     basic_header,
@@ -214,6 +215,8 @@ class RegistryClient:
     def _send(self, method, url, headers, data, stream, allow_redirects, timeout, extra) -> requests.Response:
         started = time.perf_counter()
         body_bytes = bytes(data) if isinstance(data, bytes | bytearray) else None
+        # An explicit verify keeps REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from overriding the TLS mode.
+        extra.setdefault("verify", self.session.verify)
         try:
             response = self.session.request(
                 method, url, headers=headers, data=data, stream=stream,
@@ -256,37 +259,55 @@ class RegistryClient:
         if challenge.scheme == "basic" and self.username:
             headers["Authorization"] = basic_header(self.username, self.password or "")
         elif challenge.scheme == "bearer":
-            token = self.tokens.get(challenge.realm or "", challenge.params.get("service", ""), scope or "")
+            key = (challenge.realm or "", challenge.params.get("service", ""), scope or "")
+            token = self.tokens.get(*key)
+            stale = self.tokens.expired(*key) if token is None else None
+            if stale is not None:
+                # Renew a token that is about to lapse before sending, instead of collecting a 401.
+                token = self._fetch_token(challenge, stale.scope or scope, key)
             if token:
                 headers["Authorization"] = f"Bearer {token.value}"
 
+    def _fetch_token(self, challenge: Challenge, wanted: str | None, key: tuple[str, str, str]) -> Token | None:
+        """Ask the challenge's realm for a token for ``wanted``; cache it under ``key``; None on failure."""
+        started = time.perf_counter()
+        self.tokens.fetches += 1
+        try:
+            result = fetch_token(
+                self.session, challenge, wanted, self.username, self.password, self.timeout,
+                send=self._token_get,
+            )
+        except (AuthError, requests.RequestException):
+            return None
+        self.last_token_response = result
+        if self.on_token is not None:
+            self.on_token(result, (time.perf_counter() - started) * 1000)
+        if result.token is None:
+            self.tokens.forget(*key)
+            return None
+        self.tokens.put(*key, result.token)
+        return result.token
+
     def _authenticate(self, response: requests.Response, scope: str | None) -> bool:
-        """Handle a 401: pick a challenge, obtain credentials for it; True when a retry makes sense."""
+        """Handle a 401: pick a challenge, obtain credentials for it; True when a retry makes sense.
+
+        Bearer: a new token for the scope the challenge names (which may be wider than the one
+        asked for, e.g. a mount source) replaces the cached one; the request is retried once when
+        the new token differs from the one that was refused.
+        """
         challenges = parse_challenges(response.headers.get("WWW-Authenticate"))
         bearer = next((c for c in challenges if c.scheme == "bearer"), None)
         basic = next((c for c in challenges if c.scheme == "basic"), None)
         if bearer is not None:
             wanted = bearer.params.get("scope") or scope
-            previous = self.challenge
-            self.challenge = Challenge("bearer", {k: v for k, v in bearer.params.items() if k != "scope"})
+            kept = {k: v for k, v in bearer.params.items() if k not in ("scope", "error")}
+            self.challenge = Challenge("bearer", kept)
             key = (bearer.realm or "", bearer.params.get("service", ""), scope or "")
-            had_token = previous is not None and self.tokens.get(*key) is not None
             self.tokens.forget(*key)
-            started = time.perf_counter()
-            try:
-                result = fetch_token(
-                    self.session, bearer, wanted, self.username, self.password, self.timeout,
-                    send=self._token_get,
-                )
-            except (AuthError, requests.RequestException):
+            token = self._fetch_token(bearer, wanted, key)
+            if token is None:
                 return False
-            self.last_token_response = result
-            if self.on_token is not None:
-                self.on_token(result, (time.perf_counter() - started) * 1000)
-            if result.token is None:
-                return False
-            self.tokens.put(*key, result.token)
-            return not had_token or bool(bearer.params.get("error") != "insufficient_scope")
+            return response.request.headers.get("Authorization") != f"Bearer {token.value}"
         if basic is not None and self.username:
             already = response.request.headers.get("Authorization", "").startswith("Basic ")
             self.challenge = Challenge("basic", basic.params)
@@ -298,6 +319,7 @@ class RegistryClient:
         headers = kwargs.get("headers") or {}
         params = kwargs.pop("params", None)
         full = with_query(url, params) if params else url
+        kwargs.setdefault("verify", self.session.verify)
         response = self.session.get(full, **kwargs)
         self._record("GET", full, headers, None, response, started)
         return response
