@@ -17,7 +17,7 @@ export OCI_USERNAME := $(USERNAME)
 export OCI_PASSWORD := $(PASSWORD)
 export OCI_CA_BUNDLE := $(CA_BUNDLE)
 
-.PHONY: setup conformance test lint serve peers clean
+.PHONY: setup conformance test lint serve peers clean bench-server
 
 setup: $(STAMP)
 
@@ -41,6 +41,10 @@ lint: $(STAMP)
 ## make serve: the reference registry on 127.0.0.1:5000, data under ./data
 serve: $(STAMP)
 	$(PY) -m reference_server --listen 127.0.0.1:5000 --root ./data $(ARGS)
+
+## make bench-server [ARGS=--quick]: the reference server's performance figures beside nginx, bare aiohttp and Distribution
+bench-server: $(STAMP)
+	$(PY) -m benchmarks.bench_server $(ARGS)
 
 ## make peers: the Debian packages the peer tests use (Distribution 2.8.2, skopeo, podman, wrk, nginx)
 peers:
