@@ -104,3 +104,41 @@ def _where(path: object) -> str:
 
 def _shorten(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def expect_error(
+    explain: Any,
+    response: Any,
+    statuses: int | tuple[int, ...],
+    codes: tuple[str, ...] | str,
+    what: str = "",
+    *,
+    require_json: bool = True,
+) -> list[str]:
+    """Judge a 4xx answer: its status is one of ``statuses`` (never 5xx), its body is the JSON error
+    envelope (when ``require_json``, or whenever it is JSON) and one of its codes is in ``codes``.
+
+    ``explain`` is ``RegistryClient.explain`` (request line, status and body for the message).
+    Returns the codes found (empty for an accepted non-JSON body). Raises AssertionError.
+    """
+    allowed_status = (statuses,) if isinstance(statuses, int) else tuple(statuses)
+    allowed_codes = (codes,) if isinstance(codes, str) else tuple(codes)
+    label = what or "error answer"
+    if response.status_code >= 500:
+        raise AssertionError(explain(response, allowed_status, f"{label}: server error on a client mistake"))
+    if response.status_code not in allowed_status:
+        raise AssertionError(explain(response, allowed_status, label))
+    body = response.content or b""
+    content_type = (response.headers.get("Content-Type") or "").lower()
+    looks_json = "json" in content_type or body.lstrip()[:1] in (b"{", b"[")
+    if not require_json and not looks_json:
+        return []
+    if response.request is not None and response.request.method == "HEAD":
+        return []
+    found = error_codes(body, f"{label} ({response.request.method} {response.status_code})")
+    if not any(code in allowed_codes for code in found):
+        raise AssertionError(
+            explain(response, allowed_status, label)
+            + f"\n  error code {', '.join(found)} does not fit; expected {' or '.join(allowed_codes)}"
+        )
+    return found
