@@ -364,13 +364,16 @@ class RegistryClient:
         *,
         algorithm: str = "sha256",
         chunk_size: int | None = None,
+        digest: str | None = None,
         **kw: object,
     ) -> str:
         """Upload ``data`` to ``repo`` in one of UPLOAD_MODES and return its digest.
 
         Every step asserts its status, so a failing registry raises UnexpectedResponse naming it.
+        With a precomputed ``digest``, ``data`` may be any sized, sliceable iterable of bytes (a body
+        streamed without copying, as the load profiles do).
         """
-        digest = digest_of(data, algorithm)
+        digest = digest or digest_of(data, algorithm)
         octet = {"Content-Type": "application/octet-stream"}
         if mode == "single":
             response = self.start_upload(
