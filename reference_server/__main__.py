@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from reference_server.app import create_app
+from reference_server.auth import settings as auth_settings
 from reference_server.config import DEFAULT_MAX_MANIFEST_BYTES, DEFAULT_UPLOAD_TTL, ServerConfig
 
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="advertise OCI-Chunk-Min-Length on upload POST answers")
     parser.add_argument("--upload-ttl", type=float, default=DEFAULT_UPLOAD_TTL,
                         help="seconds of inactivity before an upload session expires")
+    auth_settings.add_arguments(parser)  # --auth htpasswd:FILE | token[:ACCESSFILE], --token-ttl
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
     parser.add_argument("--log-level", default="WARNING")
     return parser
@@ -67,6 +69,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_manifest_bytes=args.max_manifest_bytes,
         chunk_min_length=args.chunk_min_length,
         upload_ttl=args.upload_ttl,
+        auth=auth_settings.from_arguments(args),
     )
 
 
@@ -113,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
+    except auth_settings.PasswordFileError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

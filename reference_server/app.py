@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from reference_server import errors, uploads
+from reference_server.auth import install as install_auth
 from reference_server.config import ServerConfig
 from reference_server.context import CONTEXT_KEY, RegistryContext
 from reference_server.routes import dispatch
@@ -40,8 +41,9 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if exc.status == 413:
             return errors.size_invalid({"reason": "request body too large"}).to_response()
         raise
-    except (asyncio.CancelledError, ConnectionError):
-        raise
+    except ConnectionError as exc:
+        log.info("client went away during %s %s: %r", request.method, request.path, exc)
+        return errors.size_invalid({"reason": "connection lost"}).to_response()
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return errors.unknown_error().to_response()
@@ -77,6 +79,8 @@ def create_app(config: ServerConfig, storage: Storage | None = None,
     ctx = RegistryContext(config=config, storage=storage if storage is not None else make_storage(config))
     app = web.Application(middlewares=[error_middleware, *middlewares], client_max_size=1 << 30)
     app[CONTEXT_KEY] = ctx
+    if config.auth is not None:
+        install_auth(app, config.auth)  # innermost: fault-injecting middlewares see its answers
     app.router.add_route("*", "/{tail:.*}", dispatch)
     app.on_response_prepare.append(_add_version_header)
 

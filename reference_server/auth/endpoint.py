@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from reference_server.auth.middleware import basic_challenge, basic_credentials
+from reference_server.auth.challenges import basic_challenge, basic_credentials
 from reference_server.auth.scopes import Access, merge, parse_scope
 from reference_server.auth.settings import AuthSettings
 

@@ -8,37 +8,16 @@ lacking them gets 401 ``error="insufficient_scope"`` when the account could obta
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from aiohttp import web
 
 from reference_server import errors
+from reference_server.auth.challenges import basic_challenge, basic_credentials, bearer_challenge
+from reference_server.auth.endpoint import make_handlers
 from reference_server.auth.scopes import PULL, Access, Need, covers, needed_access
 from reference_server.auth.settings import TOKEN_PATH, AuthSettings
 from reference_server.auth.tokens import InvalidToken
 
 SUBJECT_KEY = "auth_subject"
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def bearer_challenge(settings: AuthSettings, request: web.Request, scopes: list[Access], error: str | None = None
-                     ) -> str:
-    """``Bearer realm=…,service=…[,scope=…][,error=…]`` for this request."""
-    realm = settings.token_realm or f"{request.scheme}://{request.host}{TOKEN_PATH}"
-    parts = [f"realm={_quote(realm)}", f"service={_quote(settings.service)}"]
-    if scopes:
-        parts.append(f"scope={_quote(' '.join(a.scope() for a in scopes))}")
-    if error:
-        parts.append(f"error={_quote(error)}")
-    return "Bearer " + ",".join(parts)
-
-
-def basic_challenge(settings: AuthSettings) -> str:
-    return f"Basic realm={_quote(settings.realm)}"
 
 
 def _access_detail(scopes: list[Access]) -> list[dict[str, str]]:
@@ -47,28 +26,23 @@ def _access_detail(scopes: list[Access]) -> list[dict[str, str]]:
 
 def _unauthorized(request: web.Request, challenge: str, scopes: list[Access] = ()) -> web.Response:
     error = errors.unauthorized(_access_detail(list(scopes)), headers={"WWW-Authenticate": challenge})
-    return error.to_response(head=request.method == "HEAD")
-
-
-def basic_credentials(request: web.Request) -> tuple[str, str] | None:
-    """(user, password) from an ``Authorization: Basic`` header, or None."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not encoded.strip():
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep and user else None
+    return error.to_response()
 
 
 def build_middleware(settings: AuthSettings):
-    """The auth middleware for ``settings`` (htpasswd or token mode)."""
+    """The auth middleware for ``settings`` (htpasswd or token mode); in token mode it also
+    serves the token endpoint, so the endpoint does not depend on the app's routing."""
+    get_token, post_token = make_handlers(settings)
 
     @web.middleware
     async def auth_middleware(request: web.Request, handler):
         path = request.path
+        if path == TOKEN_PATH and settings.mode == "token":
+            if request.method in ("GET", "HEAD"):
+                return await get_token(request)
+            if request.method == "POST":
+                return await post_token(request)
+            return errors.unsupported({"method": request.method}, headers={"Allow": "GET, POST"}).to_response()
         if path != "/v2" and not path.startswith("/v2/"):
             return await handler(request)
         if settings.mode == "htpasswd":
@@ -106,8 +80,7 @@ async def _bearer(settings: AuthSettings, request: web.Request, handler):
     if missing:
         forbidden = [a for a in missing if not covers(policy.allowed(claims.subject, a.type, a.name), a.actions)]
         if claims.subject and forbidden:
-            raise_denied = errors.denied(_access_detail(forbidden))
-            return raise_denied.to_response(head=request.method == "HEAD")
+            return errors.denied(_access_detail(forbidden)).to_response()
         return _unauthorized(request, bearer_challenge(settings, request, challenged, "insufficient_scope"), missing)
     request[SUBJECT_KEY] = claims.subject
     request["can_read"] = lambda repo: claims.grants(Access("repository", repo, frozenset({PULL})))
