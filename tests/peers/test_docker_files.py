@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reference_server.__main__ import build_parser
+from tests.peers.support import require_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_CMD = ["python", "-m", "reference_server", "--listen", "0.0.0.0:5000", "--root", "/var/lib/registry"]
@@ -29,7 +30,7 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read docker-compose.yml (pip install pyyaml)")
+    yaml = require_module("yaml", "pyyaml")
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
