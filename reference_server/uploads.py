@@ -179,11 +179,9 @@ async def _receive(request: web.Request, ctx: RegistryContext, info: UploadInfo,
         await asyncio.to_thread(sink.truncate, size)
         ctx.hashes.pop(info.uuid, None)
         await asyncio.to_thread(sink.close)
-        if isinstance(exc, errors.RegistryError | asyncio.CancelledError):
+        if isinstance(exc, errors.RegistryError | asyncio.CancelledError | KeyboardInterrupt | SystemExit):
             raise
-        if isinstance(exc, ConnectionError | OSError):
-            raise
-        log.info("upload body failed: %r", exc)
+        log.info("upload body cut short: %r", exc)
         raise errors.size_invalid({"reason": "body shorter than Content-Length"}) from None
     await asyncio.to_thread(sink.close)
     return size + received
