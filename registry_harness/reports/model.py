@@ -1,0 +1,87 @@
+"""The result model every report writer reads: one run, its checks, and their five-state verdicts.
+
+Kept independent of pytest so any runner (the conformance plugin, a peer test, a future tool)
+can fill it and reuse the JSON, JUnit, HTML and text writers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+STATUSES = ("pass", "fail", "skip", "disabled", "error")
+FAILING = frozenset({"fail", "error"})
+
+
+@dataclass
+class CheckResult:
+    """One check's verdict with everything needed to understand (and reproduce) it."""
+
+    id: str
+    name: str
+    area: str = ""
+    rule: str = ""
+    level: str = ""
+    text: str = ""
+    status: str = "pass"
+    reason: str = ""  # why it was skipped / disabled
+    message: str = ""  # why it failed / errored (masked)
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    exchanges_count: int = 0
+    exchanges: list[dict] = field(default_factory=list)  # masked Exchange.to_dict() entries
+    curl: str = ""  # reproduce the failing request
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    """A whole run: what was tested (redacted), when, how long, and every check."""
+
+    tool: str
+    target: dict[str, object]
+    started: str
+    duration_s: float
+    checks: list[CheckResult] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def counts(self, checks: list[CheckResult] | None = None) -> dict[str, int]:
+        """Checks per status, plus ``warn``: passing checks that carry SHOULD warnings."""
+        checks = self.checks if checks is None else checks
+        counter = Counter(c.status for c in checks)
+        result = {status: counter.get(status, 0) for status in STATUSES}
+        result["warn"] = sum(1 for c in checks if c.warnings and c.status not in FAILING)
+        result["total"] = len(checks)
+        return result
+
+    def grouped(self, key: str) -> dict[str, dict[str, int]]:
+        """Counts per value of ``key`` (``area`` or ``level``), in first-seen order."""
+        groups: dict[str, list[CheckResult]] = {}
+        for check in self.checks:
+            groups.setdefault(getattr(check, key) or "-", []).append(check)
+        return {name: self.counts(items) for name, items in groups.items()}
+
+    @property
+    def failed(self) -> bool:
+        return any(c.status in FAILING for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed or errored, else 1 (configuration errors never get this far)."""
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "tool": self.tool,
+            "target": self.target,
+            "started": self.started,
+            "duration_s": round(self.duration_s, 3),
+            "exit_code": self.exit_code,
+            "counts": self.counts(),
+            "by_area": self.grouped("area"),
+            "by_level": self.grouped("level"),
+            **self.extra,
+            "checks": [c.to_dict() for c in self.checks],
+        }
