@@ -314,6 +314,21 @@ class RegistryClient:
             return not already
         return False
 
+    def token_for(self, scope: str | None, challenge: Challenge | None = None, *, username: str | None = None,
+                  password: str | None = None) -> TokenResponse:
+        """Ask the Bearer realm for a token for exactly ``scope``, recorded but neither cached nor
+        counted by ``on_token`` (checks use it to hold tokens of a known scope).
+
+        ``challenge`` defaults to the one this client last met; credentials default to the client's
+        (pass ``username=""`` for an anonymous request). Raises AuthError without a Bearer challenge.
+        """
+        challenge = challenge or self.challenge
+        if challenge is None or challenge.scheme != "bearer":
+            raise AuthError("no Bearer challenge known: the registry has not asked for a token")
+        user = self.username if username is None else username
+        secret = self.password if password is None else password
+        return fetch_token(self.session, challenge, scope, user or None, secret, self.timeout, send=self._token_get)
+
     def _token_get(self, url: str, **kwargs: object) -> requests.Response:
         started = time.perf_counter()
         headers = kwargs.get("headers") or {}
