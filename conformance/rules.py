@@ -81,3 +81,34 @@ def should(condition: object, message: str) -> bool:
         raise AssertionError(f"SHOULD not met: {message}")
     collector.messages.append(message)
     return False
+
+
+def write_refused(response: object) -> str | None:
+    """Why an answer to a write (push, tag) is a valid refusal of writes as such, or None.
+
+    405 (any body), or 400 with the UNSUPPORTED code, mean the registry does not accept writes
+    here (a read-only registry or mirror); the check that needed the write cannot run.
+    """
+    status = getattr(response, "status_code", None)
+    if status == 405:
+        return "the registry refuses writes (405)"
+    if status == 400 and b"UNSUPPORTED" in (getattr(response, "content", b"") or b""):
+        return "the registry refuses writes (400 UNSUPPORTED)"
+    return None
+
+
+def writes_or_unsupported(push: F) -> F:
+    """Wrap a push helper so that a refused write ends the check as **skip** instead of failing it."""
+    from registry_harness.client import UnexpectedResponse
+
+    def wrapped(*args: object, **kwargs: object) -> object:
+        try:
+            return push(*args, **kwargs)
+        except UnexpectedResponse as exc:
+            reason = write_refused(exc.response)
+            if reason is None:
+                raise
+            unsupported(f"{reason}; this check needs to push content first")
+            raise  # unreachable: unsupported() raises
+
+    return wrapped  # type: ignore[return-value]

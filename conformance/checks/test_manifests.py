@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from conformance.rules import rule, should, unsupported
+from conformance.rules import rule, should, unsupported, write_refused, writes_or_unsupported
 from registry_harness import builders, schemas, spec
 from registry_harness.client import RegistryClient, UnexpectedResponse
 from registry_harness.digests import digest_of
@@ -21,6 +21,28 @@ TAG_REJECTIONS = ("TAG_INVALID", "MANIFEST_INVALID", "NAME_INVALID")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def push_image(push_image):
+    """The framework's push_image; a registry that refuses writes ends the check as unsupported."""
+    return writes_or_unsupported(push_image)
+
+
+@pytest.fixture
+def push_index(push_index):
+    return writes_or_unsupported(push_index)
+
+
+@pytest.fixture
+def push_artifact(push_artifact):
+    return writes_or_unsupported(push_artifact)
+
+
+def refused_write_is_unsupported(response) -> None:
+    """End the check as unsupported when a write was refused as such (read-only registry)."""
+    reason = write_refused(response)
+    if reason:
+        unsupported(reason)
 
 def new_tag(stem: str = "t") -> str:
     return f"{stem}-{secrets.token_hex(4)}"
@@ -48,6 +70,7 @@ def assert_served_exactly(client: RegistryClient, repo: str, reference: str, ima
     assert header in (None, image.digest), f"{what}: Docker-Content-Digest {header} is not the content's {image.digest}"
 
 
+@writes_or_unsupported
 def push_blobs(client: RegistryClient, cleanup, repo: str, image: builders.Manifest) -> None:
     """Upload the blobs of ``image`` (not its manifest), registering them for cleanup."""
     for blob in image.blobs:
@@ -59,6 +82,7 @@ def push_blobs(client: RegistryClient, cleanup, repo: str, image: builders.Manif
 def put(client: RegistryClient, cleanup, repo: str, reference: str, image: builders.Manifest, **kw):
     """PUT a manifest (no status assertion) and register whatever got stored for cleanup."""
     response = client.put_manifest(repo, reference, image.manifest, image.media_type, **kw)
+    refused_write_is_unsupported(response)
     if response.status_code == 201:
         cleanup.manifest(repo, image.digest, "referrer" if image.subject else "manifest")
         if not spec.looks_like_digest(reference):
@@ -213,6 +237,7 @@ def test_invalid_json_manifest_is_manifest_invalid(client, repo):
     body = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {'
 
     response = client.put_manifest(repo, tag, body, spec.OCI_MANIFEST)
+    refused_write_is_unsupported(response)
     schemas.expect_error(client.explain, response, 400, "MANIFEST_INVALID", "PUT a truncated JSON manifest",
                          require_json=False)
     assert client.get_manifest(repo, tag).status_code == 404, f"the invalid manifest is served under {tag}"
@@ -239,6 +264,7 @@ def test_invalid_tag_is_refused(client, cleanup, push_image, repo, bad_tag):
     image = push_image(layer_sizes=(64,), tag=new_tag())
 
     response = client.put_manifest(repo, bad_tag, image.manifest, image.media_type)
+    refused_write_is_unsupported(response)
     if response.status_code == 201:
         cleanup.tag(repo, bad_tag)
     assert 400 <= response.status_code < 500, client.explain(response, (400,), f"PUT manifest under tag {bad_tag!r}")
