@@ -11,11 +11,10 @@ import logging
 import time
 from collections.abc import Iterable
 
-from registry_harness.builders import build_image
-from registry_harness.client import RegistryClient, RegistryError
-
 from load.images import IMAGE_SIZES, seeded_image
 from load.workloads import Pushed
+from registry_harness.builders import build_image
+from registry_harness.client import RegistryClient, RegistryError
 
 log = logging.getLogger("registry-harness.load")
 CLEANUP_SECONDS = 60.0

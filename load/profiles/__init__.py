@@ -1,0 +1,1 @@
+"""One Locust workload per file; pass the file to ``locust -f`` (or run ``python -m load PROFILE``)."""

@@ -1,0 +1,1 @@
+"""Load shapes (LoadTestShape classes), one per file, combined with a profile: ``-f profile.py,shape.py``."""
