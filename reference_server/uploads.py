@@ -28,7 +28,8 @@ from registry_harness.digests import SUPPORTED_ALGORITHMS
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # body bytes handed to a worker thread at a time
+MAX_BUFFERED = 8 << 20  # read-ahead limit while the worker is busy
 CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 
 
@@ -92,15 +93,20 @@ def _rehash(ctx: RegistryContext, info: UploadInfo, algorithm: str) -> HashState
 async def _hash_state(ctx: RegistryContext, info: UploadInfo, size: int) -> HashState:
     state = ctx.hashes.get(info.uuid)
     if state is None or state.offset != size or state.hasher.name != info.algorithm:
-        state = await asyncio.to_thread(_rehash, ctx, info, info.algorithm)
+        if size == 0:
+            state = HashState(hashlib.new(info.algorithm), 0)
+        else:
+            state = await asyncio.to_thread(_rehash, ctx, info, info.algorithm)
         ctx.hashes[info.uuid] = state
     return state
 
 
-def _absorb(sink: UploadSink, state: HashState, data: bytes) -> None:
-    sink.write(data)
-    state.hasher.update(data)
-    state.offset += len(data)
+def _absorb(sink: UploadSink, state: HashState, batch: list[bytes]) -> None:
+    """Write and hash a batch of body chunks (run in a worker thread for large bodies)."""
+    for data in batch:
+        sink.write(data)
+        state.hasher.update(data)
+        state.offset += len(data)
 
 
 def _declared_length(request: web.Request) -> int | None:
@@ -149,19 +155,25 @@ async def _receive(request: web.Request, ctx: RegistryContext, info: UploadInfo,
     buffered_len = 0
     received = 0
     try:
+        # Read ahead while a worker thread hashes and writes the previous batch; batches stay
+        # in order because only one is ever in flight.
         while True:
             chunk = await request.content.readany()
             if chunk:
                 buffered.append(chunk)
                 buffered_len += len(chunk)
                 received += len(chunk)
-            if buffered and (buffered_len >= CHUNK or not chunk):
-                data = b"".join(buffered)
-                buffered, buffered_len = [], 0
-                if pending is not None:
-                    await pending
-                pending = loop.run_in_executor(None, _absorb, sink, state, data)
-            if not chunk:
+            eof = not chunk
+            if pending is not None and (pending.done() or eof or buffered_len >= MAX_BUFFERED):
+                await pending
+                pending = None
+            if buffered and pending is None and (buffered_len >= CHUNK or eof):
+                batch, buffered, buffered_len = buffered, [], 0
+                if eof and received < CHUNK:
+                    _absorb(sink, state, batch)  # a small body: cheaper than a thread hop
+                else:
+                    pending = loop.run_in_executor(None, _absorb, sink, state, batch)
+            if eof:
                 break
         if pending is not None:
             await pending
@@ -178,12 +190,12 @@ async def _receive(request: web.Request, ctx: RegistryContext, info: UploadInfo,
                 pass
         await asyncio.to_thread(sink.truncate, size)
         ctx.hashes.pop(info.uuid, None)
-        await asyncio.to_thread(sink.close)
+        sink.close()
         if isinstance(exc, errors.RegistryError | asyncio.CancelledError | KeyboardInterrupt | SystemExit):
             raise
         log.info("upload body cut short: %r", exc)
         raise errors.size_invalid({"reason": "body shorter than Content-Length"}) from None
-    await asyncio.to_thread(sink.close)
+    sink.close()
     return size + received
 
 

@@ -14,8 +14,15 @@ class _MemoryUpload:
 
     def __init__(self, info: UploadInfo) -> None:
         self.info = info
-        self.data = bytearray()
+        self.chunks: list[bytes] = []
+        self.size = 0
         self.touched = time.time()
+
+    def data(self) -> bytes:
+        """Everything received so far, as one bytes object."""
+        if len(self.chunks) > 1:
+            self.chunks = [b"".join(self.chunks)]
+        return self.chunks[0] if self.chunks else b""
 
 
 class _MemorySink(UploadSink):
@@ -23,11 +30,13 @@ class _MemorySink(UploadSink):
         self._upload = upload
 
     def write(self, data: bytes) -> None:
-        self._upload.data += data
+        self._upload.chunks.append(bytes(data))
+        self._upload.size += len(data)
         self._upload.touched = time.time()
 
     def truncate(self, size: int) -> None:
-        del self._upload.data[size:]
+        self._upload.chunks = [self._upload.data()[:size]]
+        self._upload.size = size
 
     def close(self) -> None:
         pass
@@ -102,7 +111,7 @@ class MemoryStorage(Storage):
 
     def upload_size(self, info: UploadInfo) -> int:
         upload = self._uploads.get(info.uuid)
-        return 0 if upload is None else len(upload.data)
+        return 0 if upload is None else upload.size
 
     def upload_touched(self, info: UploadInfo) -> float:
         upload = self._uploads.get(info.uuid)
@@ -112,13 +121,13 @@ class MemoryStorage(Storage):
         return _MemorySink(self._uploads[info.uuid])
 
     def upload_chunks(self, info: UploadInfo, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        data = self._uploads[info.uuid].data
+        data = self._uploads[info.uuid].data()
         for start in range(0, len(data), chunk_size):
             yield bytes(data[start:start + chunk_size])
 
     async def upload_commit(self, info: UploadInfo, digest: str) -> None:
         upload = self._uploads.pop(info.uuid)
-        self._blobs.setdefault(digest, bytes(upload.data))
+        self._blobs.setdefault(digest, upload.data())
         self._repo(info.repo).blobs.add(digest)
 
     async def upload_delete(self, uuid: str) -> bool:
