@@ -92,6 +92,7 @@ class RunState:
     fatal: str | None = None
     catalog_supported: bool = True
     greenlets: list = field(default_factory=list)
+    workers: set[str] = field(default_factory=set)
 
     def record(self, item: Pushed) -> None:
         self.pushed.append(item)
@@ -309,6 +310,7 @@ def _on_report_to_master(client_id, data, **_kw) -> None:
 
 @events.worker_report.add_listener
 def _on_worker_report(client_id, data, **_kw) -> None:
+    STATE.workers.add(client_id)
     RECORDER.merge_dict(data.get(REPORT_KEY) or {})
 
 
@@ -357,7 +359,7 @@ def run_context(environment) -> dict:
         "spawn_rate": getattr(options, "spawn_rate", None),
         "run_time_s": getattr(options, "run_time", None),
         "shape": type(environment.shape_class).__name__ if environment.shape_class else None,
-        "workers": environment.runner.worker_count if isinstance(environment.runner, MasterRunner) else 0,
+        "workers": len(STATE.workers),
         "settings": {
             "image_size": settings.image_size, "push_mode": settings.push_mode, "push_repo": settings.push_repo,
             "chunk_size": settings.chunk_size, "herd_interval": settings.herd_interval,

@@ -183,26 +183,25 @@ def browse_pages(client: RegistryClient, first: requests.Response, key: str) -> 
 
 
 def browse_tags(client: RegistryClient, measure: Measure, repo: str, expected: list[str], page_size: int) -> None:
-    """Page through a repository's tags; every seeded tag must appear, in lexical order."""
-    with measure.op("BROWSE", "browse tags") as op:
+    """Page through a repository's tags; every seeded tag must appear.
+
+    Order is left to the conformance suite (Distribution 2.x ignores ``n`` and answers unsorted).
+    """
+    with measure.op("BROWSE", "browse tags"):
         tags = browse_pages(client, client.tags_list(repo, n=page_size), "tags")
-        op.bytes = len(tags)
         missing = sorted(set(expected) - set(tags))
         if missing:
             raise CheckFailed(f"tags list of {repo} lacks {len(missing)} seeded tags (first {missing[0]})")
-        if tags != sorted(tags):
-            raise CheckFailed(f"tags list of {repo} is not in lexical order")
 
 
 def browse_catalog(client: RegistryClient, measure: Measure, expected: list[str], page_size: int) -> bool:
     """Page through ``/v2/_catalog``; every seeded repository must appear. False when unsupported."""
     try:
-        with measure.op("BROWSE", "browse catalog") as op:
+        with measure.op("BROWSE", "browse catalog"):
             first = client.catalog(n=page_size)
             if first.status_code in (404, 405) or (first.status_code == 400 and b"UNSUPPORTED" in first.content):
                 raise Unsupported("catalog")
             repos = browse_pages(client, first, "repositories")
-            op.bytes = len(repos)
             missing = sorted(set(expected) - set(repos))
             if missing:
                 raise CheckFailed(f"catalog lacks {len(missing)} seeded repositories (first {missing[0]})")

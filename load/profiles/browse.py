@@ -1,7 +1,7 @@
 """Browse profile: catalog and tags-list pages (``n=`` page size), following ``Link: rel="next"``.
 
 Seeds ``--browse-repos`` repositories with ``--browse-tags`` tags each; every listing must contain
-all seeded names (tags in lexical order). A registry without a catalog (404/405) is browsed by
+all seeded names. A registry without a catalog (404/405) is browsed by
 tags only, with one warning.
 """
 
