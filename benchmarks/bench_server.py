@@ -52,7 +52,7 @@ class Settings:
     upload_mib: int = 100
     rss_mib: int = 1024
     get_mib: int = 100
-    upload_rounds: int = 3
+    upload_rounds: int = 5
     get_rounds: int = 7
     rps_rounds: int = 3
     wrk_seconds: int = 5
@@ -261,6 +261,9 @@ def run(settings: Settings, out_dir: Path, server_args: list[str], tmp_parent: s
     """Start every server, measure every figure, print the table and write results.json."""
     deadline = Deadline(settings.max_seconds)
     started = datetime.now(UTC)
+    load_before = os.getloadavg()
+    if load_before[0] > (os.cpu_count() or 1) / 2:
+        log(f"note: the machine is busy (load average {load_before[0]:.1f}); figures will be noisier than usual")
     figures: list[Figure] = []
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-server-", dir=tmp_parent)))
@@ -289,6 +292,8 @@ def run(settings: Settings, out_dir: Path, server_args: list[str], tmp_parent: s
         "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
         "host": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                  "aiohttp": aiohttp.__version__},
+        "load_average": {"start": [round(x, 2) for x in load_before],
+                         "end": [round(x, 2) for x in os.getloadavg()]},
         "settings": asdict(settings),
         "reference_args": server_args,
         "distribution": DISTRIBUTION_LABEL if any(s.label == "distribution" for s in servers) else None,
