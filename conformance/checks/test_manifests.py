@@ -259,7 +259,8 @@ def test_digest_mismatch_is_digest_invalid(client, cleanup, repo):
 
 @pytest.mark.parametrize("bad_tag", ["-leading-dash", "x" * 129], ids=["leading-dash", "129-chars"])
 @rule("end-7a", "MUST", "manifests",
-      "a tag outside [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} is refused (400 TAG_INVALID / MANIFEST_INVALID) and not stored")
+      "a tag outside [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} is refused with a 4xx and not stored"
+      " (a 400 names TAG_INVALID / MANIFEST_INVALID)")
 def test_invalid_tag_is_refused(client, cleanup, push_image, repo, bad_tag):
     image = push_image(layer_sizes=(64,), tag=new_tag())
 
@@ -268,11 +269,11 @@ def test_invalid_tag_is_refused(client, cleanup, push_image, repo, bad_tag):
     if response.status_code == 201:
         cleanup.tag(repo, bad_tag)
     assert 400 <= response.status_code < 500, client.explain(response, (400,), f"PUT manifest under tag {bad_tag!r}")
+    # Neither spec names the status for a tag outside the grammar; 404 (no such route, as Distribution
+    # answers) is one of end-7's failure statuses. Only a 400 is held to the error codes.
     if response.status_code == 400:
         schemas.expect_error(client.explain, response, 400, TAG_REJECTIONS, f"PUT under tag {bad_tag!r}",
                              require_json=False)
-    else:
-        should(False, f"tag {bad_tag!r} was refused with {response.status_code}; expected 400 TAG_INVALID")
     listing = client.tags_list(repo)
     if listing.status_code == 200:
         tags = schemas.check("tags-list", listing.content, "GET tags/list")["tags"]
