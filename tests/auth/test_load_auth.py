@@ -1,0 +1,35 @@
+"""A load profile authenticates like the suite: the pull profile against the token-auth server over https."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 180
+
+
+def test_pull_profile_runs_against_token_auth_over_https(token_server, users, tmp_path):
+    results = tmp_path / "load"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCI_", "TARGET", "PYTEST_"))}
+    env.update(OCI_TLS="insecure", OCI_USERNAME="alice", OCI_PASSWORD=users.alice)
+    cmd = [sys.executable, "-m", "load", "pull", "--target", token_server.url, "--run-time", "5s", "--users", "2",
+           "--image-size", "1MiB", "--repo-prefix", "team", "--results-dir", str(results), "--quiet"]
+    process = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env, cwd=ROOT,
+                             stdin=subprocess.DEVNULL)
+    output = process.stdout[-3000:] + process.stderr[-3000:]
+    assert process.returncode == 0, output
+    details = json.loads((results / "details.json").read_text())
+    entries = {entry["name"]: entry for entry in details["entries"]}
+    token = entries.get("GET [token]")
+    assert token and token["requests"] >= 1 and token["failures"] == 0, f"token traffic not counted: {sorted(entries)}"
+    assert token["requests"] <= 4, "tokens are cached: about one fetch per user, not one per request"
+    pulls = [e for name, e in entries.items() if name.startswith("pull image")]
+    assert pulls and sum(e["requests"] for e in pulls) > 0 and details["totals"]["failures"] == 0
+    for path in [p for p in results.rglob("*") if p.is_file()]:
+        assert users.alice.encode() not in path.read_bytes(), f"password written to {path}"
+    assert users.alice not in output
+
