@@ -261,6 +261,11 @@ def _message(exc: BaseException | None, report: pytest.TestReport, status: str) 
         # a harness defect: keep the traceback tail so it can be fixed
         return f"harness error {type(exc).__name__}: {exc}\n\n{report.longreprtext[-4000:]}"
     text = str(exc).strip()
+    if isinstance(exc, AssertionError) and not isinstance(exc, UnexpectedResponse):
+        # keep the check's own explanation; drop pytest's "assert …" introspection that follows it
+        lines = text.splitlines()
+        cut = next((i for i, line in enumerate(lines) if i > 0 and line.startswith("assert ")), len(lines))
+        text = "\n".join(lines[:cut]).rstrip()
     if isinstance(exc, RegistryError | requests.RequestException | json.JSONDecodeError):
         text = f"registry misbehaved ({type(exc).__name__}): {text}"
     return text or f"{type(exc).__name__} (no message)"

@@ -62,9 +62,8 @@ def assert_error_code(client: RegistryClient, response: requests.Response, *code
     if not is_json(response):
         return
     found = error_codes(response)
-    assert any(code in found for code in codes), client.explain(
-        response, (response.status_code,), what
-    ) + f"\n  error code {' or '.join(codes)} expected, body has {found or 'no spec error codes'}"
+    assert any(code in found for code in codes), client.explain(response, (), what) + \
+        f"\n  error code {' or '.join(codes)} expected, body has {found or 'no spec error codes'}"
 
 
 def min_chunk_length(client: RegistryClient, response: requests.Response) -> int:
@@ -88,10 +87,10 @@ def start_session(client: RegistryClient, repo: str, params: dict[str, str] | No
 def parse_range(client: RegistryClient, response: requests.Response, what: str) -> int:
     """The ``<end>`` of a ``Range: 0-<end>`` answer header (required on PATCH and upload status)."""
     value = response.headers.get("Range")
-    assert value is not None, client.explain(response, (response.status_code,), what) + \
+    assert value is not None, client.explain(response, (), what) + \
         "\n  the answer has no Range header: the spec requires Range: 0-<end-of-range>"
     match = _RANGE_RE.match(value)
-    assert match, client.explain(response, (response.status_code,), what) + \
+    assert match, client.explain(response, (), what) + \
         f"\n  Range {value!r} is not of the form 0-<end-of-range>"
     should(not match.group(1), f"{what}: Range {value!r} uses Docker's 'bytes=' prefix; OCI's form is 0-<end>")
     return int(match.group(2))
@@ -113,7 +112,7 @@ def patch_chunk(client: RegistryClient, session: Session, chunk: bytes, offset: 
     session.location = client.location(response)
     total = received + len(chunk)
     end = parse_range(client, response, what)
-    assert end == total - 1, client.explain(response, (202,), what) + \
+    assert end == total - 1, client.explain(response, (), what) + \
         f"\n  Range says the last byte received is {end}, but {total} bytes were sent (expected 0-{total - 1})"
     return total
 
@@ -143,7 +142,7 @@ def assert_blob(client: RegistryClient, repo: str, digest: str, data: bytes, wha
     label = what or f"GET blob {digest[:19]}… after upload (end-2)"
     response = client.get_blob(repo, digest)
     client.check(response, 200, label)
-    assert response.content == data, client.explain(response, (200,), label) + (
+    assert response.content == data, client.explain(response, (), label) + (
         f"\n  body of {len(response.content)} bytes differs from the {len(data)} bytes uploaded"
         f" (it hashes to {digests.digest_of(response.content, digest.split(':')[0])})")
     assert_digest_header(client, response, digest, label, data)
@@ -161,13 +160,13 @@ def assert_digest_header(client: RegistryClient, response: requests.Response, di
         return
     value = value.strip()
     if value.split(":", 1)[0] == digest.split(":", 1)[0]:
-        assert value == digest, client.explain(response, (response.status_code,), what) + \
+        assert value == digest, client.explain(response, (), what) + \
             f"\n  Docker-Content-Digest {value} does not match the content's digest {digest}"
     else:  # another algorithm: it must still be the digest of the same bytes
-        assert digests.is_valid_digest(value), client.explain(response, (response.status_code,), what) + \
+        assert digests.is_valid_digest(value), client.explain(response, (), what) + \
             f"\n  Docker-Content-Digest {value!r} is not a valid digest"
         if data is not None:
-            assert digests.verify(data, value), client.explain(response, (response.status_code,), what) + \
+            assert digests.verify(data, value), client.explain(response, (), what) + \
                 f"\n  Docker-Content-Digest {value} is not the digest of the content"
 
 
@@ -185,7 +184,7 @@ def blob_location_serves(client: RegistryClient, response: requests.Response, da
     location = client.location(response)
     pulled = client.request("GET", location)
     client.check(pulled, 200, f"GET the Location of {what}")
-    assert pulled.content == data, client.explain(pulled, (200,), f"GET the Location of {what}") + \
+    assert pulled.content == data, client.explain(pulled, (), f"GET the Location of {what}") + \
         f"\n  the blob Location serves {len(pulled.content)} bytes that differ from the {len(data)} uploaded"
 
 

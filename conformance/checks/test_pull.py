@@ -25,10 +25,10 @@ def _content_length(client: RegistryClient, response, size: int, what: str, requ
     """Content-Length must equal the stored size (required on HEAD; on GET when present)."""
     value = response.headers.get("Content-Length")
     if value is None:
-        assert not required, client.explain(response, (200,), what) + "\n  no Content-Length header"
+        assert not required, client.explain(response, (), what) + "\n  no Content-Length header"
         should(False, f"{what}: no Content-Length header")
         return
-    assert value.strip() == str(size), client.explain(response, (200,), what) + \
+    assert value.strip() == str(size), client.explain(response, (), what) + \
         f"\n  Content-Length {value} but the stored object has {size} bytes"
 
 
@@ -49,7 +49,7 @@ def test_blob_get(client: RegistryClient, repo: str, blob: tuple[str, bytes]) ->
     response = client.get_blob(repo, digest)
     what = "GET blob (end-2)"
     client.check(response, 200, what)
-    assert digest_of(response.content) == digest, client.explain(response, (200,), what) + \
+    assert digest_of(response.content) == digest, client.explain(response, (), what) + \
         f"\n  the body ({len(response.content)} bytes) hashes to {digest_of(response.content)}, not {digest}"
     _content_length(client, response, len(data), what, required=False)
     assert_digest_header(client, response, digest, what)
@@ -87,14 +87,14 @@ def test_blob_range(client: RegistryClient, repo: str, blob: tuple[str, bytes], 
     response = client.get_blob(repo, digest, headers={"Range": header})
     client.check(response, (200, 206), what)
     if response.status_code == 200:
-        assert response.content == data, client.explain(response, (206, 200), what) + \
+        assert response.content == data, client.explain(response, (), what) + \
             "\n  a 200 answer to a Range request must carry the whole blob"
         unsupported(f"Range requests not supported: {header} answered 200 with the whole blob (support is a SHOULD)")
-    assert response.content == expected, client.explain(response, (206,), what) + \
+    assert response.content == expected, client.explain(response, (), what) + \
         f"\n  206 carries {len(response.content)} bytes that are not bytes {part.start}-{part.stop - 1} of the blob"
     content_range = response.headers.get("Content-Range", "")
     wanted = f"bytes {part.start}-{part.stop - 1}/{len(data)}"
-    assert content_range.replace("/*", f"/{len(data)}") == wanted, client.explain(response, (206,), what) + \
+    assert content_range.replace("/*", f"/{len(data)}") == wanted, client.explain(response, (), what) + \
         f"\n  Content-Range {content_range!r}, expected {wanted!r}"
     _content_length(client, response, len(expected), what, required=False)
 
@@ -108,7 +108,7 @@ def test_blob_range_unsatisfiable(client: RegistryClient, repo: str, blob: tuple
     response = client.get_blob(repo, digest, headers={"Range": header})
     client.check(response, (416, 200), what)
     if response.status_code == 200:
-        assert response.content == data, client.explain(response, (416,), what) + \
+        assert response.content == data, client.explain(response, (), what) + \
             "\n  a 200 answer to a Range request must carry the whole blob"
         unsupported("Range requests not supported: an unsatisfiable range answered 200 with the whole blob")
     should(response.headers.get("Content-Range", "").strip() == f"bytes */{len(data)}",
@@ -156,11 +156,11 @@ def test_manifest_get(client: RegistryClient, repo: str, manifest: builders.Mani
     what = f"GET manifest by {by} with Accept: {manifest.media_type} (end-3)"
     response = client.get_manifest(repo, reference, accept=manifest.media_type)
     client.check(response, 200, what)
-    assert response.content == manifest.manifest, client.explain(response, (200,), what) + \
+    assert response.content == manifest.manifest, client.explain(response, (), what) + \
         f"\n  the body ({len(response.content)} bytes, {digest_of(response.content)}) is not the manifest " \
         f"pushed ({manifest.size} bytes, {manifest.digest}); manifests are stored byte for byte"
     content_type = response.headers.get("Content-Type")
-    assert _media_type(content_type) == manifest.media_type, client.explain(response, (200,), what) + \
+    assert _media_type(content_type) == manifest.media_type, client.explain(response, (), what) + \
         f"\n  Content-Type {content_type!r}, but the manifest was pushed as {manifest.media_type}"
     should(";" not in (content_type or ""), f"{what}: Content-Type {content_type!r} carries parameters")
     assert_digest_header(client, response, manifest.digest, what)
@@ -192,9 +192,9 @@ def test_manifest_content_negotiation(client: RegistryClient, repo: str, manifes
     response = client.get_manifest(repo, TAG, accept=accept)
     client.check(response, 200, what)
     assert _media_type(response.headers.get("Content-Type")) == manifest.media_type, \
-        client.explain(response, (200,), what) + \
+        client.explain(response, (), what) + \
         f"\n  Content-Type {response.headers.get('Content-Type')!r}, pushed as {manifest.media_type}"
-    assert response.content == manifest.manifest, client.explain(response, (200,), what) + \
+    assert response.content == manifest.manifest, client.explain(response, (), what) + \
         "\n  the body differs from the manifest pushed"
     assert_digest_header(client, response, manifest.digest, what)
 

@@ -62,7 +62,7 @@ def _upload(client: RegistryClient, repo: str, data: bytes, mode: str, digest: s
         client.check(response, 202, "streamed PATCH without Content-Range (end-5)")
         session.location = client.location(response)
         end = parse_range(client, response, "streamed PATCH (end-5)")
-        assert end == len(data) - 1, client.explain(response, (202,), "streamed PATCH (end-5)") + \
+        assert end == len(data) - 1, client.explain(response, (), "streamed PATCH (end-5)") + \
             f"\n  Range ends at {end}, but {len(data)} bytes were sent"
         return close_session(client, session, digest)
     if mode == "chunked":
@@ -148,7 +148,7 @@ def test_upload_status(client: RegistryClient, repo: str, cleanup) -> None:
     client.check(response, 204, what)
     session.location = client.location(response)
     end = parse_range(client, response, what)
-    assert end == received - 1, client.explain(response, (204,), what) + \
+    assert end == received - 1, client.explain(response, (), what) + \
         f"\n  Range ends at {end}, but {received} bytes were received (expected 0-{received - 1})"
     received = patch_chunk(client, session, data[split:], received, received)
     close_session(client, session, digest)

@@ -40,14 +40,14 @@ def assert_shape(client: RegistryClient, response: requests.Response, name: str,
     try:
         body = response.json()
     except ValueError:
-        raise AssertionError(client.explain(response, (seed["status"],), what) + "\n  body is not JSON") from None
+        raise AssertionError(client.explain(response, (), what) + "\n  body is not JSON") from None
     expected = seed["body"]
-    assert isinstance(body, dict), client.explain(response, (seed["status"],), what) + \
+    assert isinstance(body, dict), client.explain(response, (), what) + \
         f"\n  body is {type(body).__name__}, the seed's is an object with {sorted(expected)}"
     for key, value in expected.items():
-        assert key in body, client.explain(response, (seed["status"],), what) + \
+        assert key in body, client.explain(response, (), what) + \
             f"\n  member {key!r} missing (the seed's answer has {sorted(expected)})"
-        assert isinstance(body[key], type(value)), client.explain(response, (seed["status"],), what) + \
+        assert isinstance(body[key], type(value)), client.explain(response, (), what) + \
             f"\n  member {key!r} is {type(body[key]).__name__}, the seed's is {type(value).__name__}"
     return body
 
@@ -62,7 +62,7 @@ def docker_push(client: RegistryClient, repo: str, image: builders.Manifest) -> 
         response = client.request("PATCH", session.location, data=blob.data, headers=OCTET)
         client.check(response, 202, "docker push: streamed PATCH of a layer (end-5)")
         end = parse_range(client, response, "docker push: streamed PATCH (end-5)")
-        assert end == blob.size - 1, client.explain(response, (202,), "streamed PATCH") + \
+        assert end == blob.size - 1, client.explain(response, (), "streamed PATCH") + \
             f"\n  Range ends at {end}, {blob.size} bytes were sent"
         closing = client.request("PUT", with_query(client.location(response), {"digest": blob.digest}))
         client.check(closing, 201, "docker push: closing PUT ?digest= (end-6)")
@@ -92,7 +92,7 @@ def test_seed_docker_push(client: RegistryClient, repo: str, cleanup) -> None:
     response = docker_push(client, repo, image)
     client.location(response)
     assert response.headers.get("Docker-Content-Digest", image.digest).strip() == image.digest, \
-        client.explain(response, (201,), "manifest PUT (end-7)") + \
+        client.explain(response, (), "manifest PUT (end-7)") + \
         f"\n  Docker-Content-Digest {response.headers.get('Docker-Content-Digest')} is not the digest of the " \
         f"pushed manifest {image.digest}"
     should("Docker-Content-Digest" in response.headers, "manifest PUT answered without Docker-Content-Digest")
@@ -108,12 +108,12 @@ def test_seed_catalog_lists_repository(client: RegistryClient, repo: str, seed_i
     found = False
     for page in client.pages(first, max_pages=MAX_CATALOG_PAGES, headers={"Accept": "*/*"}):
         names = page.json().get("repositories") or []
-        assert all(isinstance(n, str) for n in names), client.explain(page, (200,), "_catalog page") + \
+        assert all(isinstance(n, str) for n in names), client.explain(page, (), "_catalog page") + \
             "\n  repositories must be a list of names"
         if repo in names:
             found = True
             break
-    assert found, client.explain(first, (200,), "GET /v2/_catalog (following Link)") + \
+    assert found, client.explain(first, (), "GET /v2/_catalog (following Link)") + \
         f"\n  the pushed repository {repo!r} is not listed"
 
 
@@ -122,9 +122,9 @@ def test_seed_catalog_lists_repository(client: RegistryClient, repo: str, seed_i
 def test_seed_tags_list_shows_tag(client: RegistryClient, repo: str, seed_image: builders.Manifest) -> None:
     response = client.tags_list(repo, headers={"Accept": "*/*"})
     body = assert_shape(client, response, "tags_list", "GET /v2/<name>/tags/list (end-8a)")
-    assert body["name"] == repo, client.explain(response, (200,), "tags list") + \
+    assert body["name"] == repo, client.explain(response, (), "tags list") + \
         f"\n  name is {body['name']!r}, expected {repo!r}"
-    assert TAG in body["tags"], client.explain(response, (200,), "tags list") + f"\n  {TAG!r} is not listed"
+    assert TAG in body["tags"], client.explain(response, (), "tags list") + f"\n  {TAG!r} is not listed"
 
 
 def httpie_get(client: RegistryClient, repo: str) -> requests.Response:
@@ -140,30 +140,30 @@ def judge_httpie_answer(client: RegistryClient, response: requests.Response, rep
     what = "manifest GET with Accept: */*"
     media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
     if media_type == image.media_type or response.content == image.manifest:
-        assert response.content == image.manifest, client.explain(response, (200,), what) + \
+        assert response.content == image.manifest, client.explain(response, (), what) + \
             "\n  Content-Type says schema2 but the body is not the stored manifest"
-        assert media_type == image.media_type, client.explain(response, (200,), what) + \
+        assert media_type == image.media_type, client.explain(response, (), what) + \
             f"\n  the stored schema2 bytes came back as Content-Type {media_type!r}"
         assert_digest_header(client, response, image.digest, what)
         return response.headers.get("Docker-Content-Digest", image.digest).strip()
-    assert media_type in spec.SCHEMA1_MEDIA_TYPES, client.explain(response, (200,), what) + \
+    assert media_type in spec.SCHEMA1_MEDIA_TYPES, client.explain(response, (), what) + \
         f"\n  Content-Type {media_type!r}: neither the stored {image.media_type} nor a schema1 conversion"
     assert_shape(client, response, "manifest_get_schema1", what)
     try:
         payload = schema1.verify(response.content)
     except schema1.Schema1Error as exc:
-        raise AssertionError(client.explain(response, (200,), what) + f"\n  the signed schema1 document does not "
+        raise AssertionError(client.explain(response, (), what) + f"\n  the signed schema1 document does not "
                              f"verify: {exc}") from None
     document = response.json()
-    assert document.get("name") == repo and document.get("tag") == TAG, client.explain(response, (200,), what) + \
+    assert document.get("name") == repo and document.get("tag") == TAG, client.explain(response, (), what) + \
         f"\n  schema1 names {document.get('name')!r}:{document.get('tag')!r}, expected {repo!r}:{TAG!r}"
     sums = {layer.get("blobSum") for layer in document.get("fsLayers", [])}
     missing = [layer.digest for layer in image.layers if layer.digest not in sums]
-    assert not missing, client.explain(response, (200,), what) + f"\n  fsLayers lack the pushed layers {missing}"
+    assert not missing, client.explain(response, (), what) + f"\n  fsLayers lack the pushed layers {missing}"
     reported = (response.headers.get("Docker-Content-Digest") or "").strip()
     should(bool(reported), f"{what}: schema1 answer without Docker-Content-Digest")
     if reported:
-        assert reported == digest_of(payload), client.explain(response, (200,), what) + \
+        assert reported == digest_of(payload), client.explain(response, (), what) + \
             f"\n  Docker-Content-Digest {reported} is not the digest of the JWS payload {digest_of(payload)}"
     return reported or digest_of(payload)
 
@@ -200,7 +200,7 @@ def test_seed_delete_by_reported_digest_is_404(client: RegistryClient, repo: str
     assert_error_code(client, response, "MANIFEST_UNKNOWN", what=f"DELETE by {origin}")
     still = client.get_manifest(repo, seed_image.digest, accept=SCHEMA2_ACCEPT)
     client.check(still, 200, "GET by the stored digest after the refused DELETE")
-    assert still.content == seed_image.manifest, client.explain(still, (200,), "GET after refused DELETE") + \
+    assert still.content == seed_image.manifest, client.explain(still, (), "GET after refused DELETE") + \
         "\n  the stored manifest changed"
 
 
