@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from registry_harness.spec import valid_name
+
 PULL, PUSH, DELETE, ALL = "pull", "push", "delete", "*"
 REPOSITORY_ACTIONS = frozenset({PULL, PUSH, DELETE})
 CATALOG = ("registry", "catalog")
@@ -77,6 +79,10 @@ def needed_access(method: str, path: str, query: dict[str, str]) -> Need:
     if not match:
         return Need()
     name = match.group("name")
+    if not valid_name(name):
+        # No account can hold rights on a name the grammar forbids, and the handler answers
+        # NAME_INVALID without touching any data: let the client learn its real mistake.
+        return Need()
     if method in ("GET", "HEAD", "OPTIONS"):
         actions = frozenset({PULL})
     elif method == "DELETE" and match.group("kind") in ("blobs", "manifests") and "/uploads/" not in path:
@@ -85,7 +91,7 @@ def needed_access(method: str, path: str, query: dict[str, str]) -> Need:
         actions = frozenset({PULL, PUSH})
     mount_source = None
     source = query.get("from")
-    if method == "POST" and query.get("mount") and source and source != name:
+    if method == "POST" and query.get("mount") and source and source != name and valid_name(source):
         mount_source = Access("repository", source, frozenset({PULL}))
     return Need((Access("repository", name, actions),), mount_source)
 

@@ -254,3 +254,10 @@ def test_tls_server_speaks_only_https(token_server, pki):
     except requests.exceptions.ConnectionError:
         return  # the TLS listener dropped the plain-text request
     assert response.status_code == 400
+
+
+def test_invalid_names_get_name_invalid_not_an_auth_answer(token_server, pki, users):
+    alice = token(token_server, pki, ["repository:team/app:pull"], ("alice", users.alice)).json()["token"]
+    for headers in ({}, bearer(alice)):
+        response = get(f"{token_server.url}/v2/Bad_Name--x/tags/list", pki, headers=headers)
+        assert response.status_code == 400 and codes(response) == ["NAME_INVALID"]
