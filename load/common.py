@@ -1,7 +1,8 @@
 """Locust glue shared by every profile: options, the base user, seeding, stats, gates and the summary.
 
 Importing this module registers the event listeners, so a profile file only defines its user
-class. Roles: the local or master runner seeds test images at ``test_start`` and, at ``quitting``,
+class. Roles: the local or master runner seeds test images at ``init`` (before Locust's run-time
+clock starts, so seeding never eats into the measured time) and, at ``quitting``,
 judges the SLO gates, writes the summary and cleans up; workers only report their measurements
 (``report_to_master``) and delete what their own users pushed.
 """
@@ -242,16 +243,34 @@ def plain_client() -> RegistryClient:
 
 @events.init.add_listener
 def _on_init(environment, **_kw) -> None:
-    if not is_worker(environment):
-        try:
-            configure(environment)
-        except TargetError as exc:
-            sys.stderr.write(f"registry-load: {exc}\n")
-            sys.exit(2)
-        except ValueError as exc:
-            sys.stderr.write(f"registry-load: bad option: {exc}\n")
-            sys.exit(2)
+    """Validate the target and seed (master/local), before Locust's run-time clock starts."""
     gevent.spawn(_sample_cpu, environment)
+    if is_worker(environment):
+        return
+    try:
+        configure(environment)
+    except (TargetError, ValueError) as exc:
+        sys.stderr.write(f"registry-load: {exc}\n")
+        sys.exit(2)
+    _seed(environment)
+
+
+def _seed(environment) -> None:
+    """Push what the profiles read; a failure ends the process as a setup error (exit 2)."""
+    settings = STATE.settings
+    client = plain_client()
+    started = time.monotonic()
+    try:
+        for cls in _profile_classes(environment):
+            STATE.pushed.extend(cls.seed(client, settings))
+            cls.prepare(settings)
+    except Exception as exc:  # noqa: BLE001 - any seeding failure ends the run as a setup error
+        text = str(exc).strip().splitlines()
+        sys.stderr.write(f"registry-load: seeding failed: {text[0] if text else type(exc).__name__}\n")
+        _cleanup()
+        sys.exit(2)
+    log.info("seeded %d images in %.1fs (run id %s)", len(STATE.pushed), time.monotonic() - started,
+             settings.run_id)
 
 
 @events.test_start.add_listener
@@ -268,20 +287,8 @@ def _on_test_start(environment, **_kw) -> None:
         for cls in classes:
             cls.prepare(settings)
         return
-    client = plain_client()
-    started = time.monotonic()
-    try:
-        for cls in classes:
-            STATE.pushed.extend(cls.seed(client, settings))
-            cls.prepare(settings)
-    except Exception as exc:  # noqa: BLE001 - any seeding failure ends the run as a setup error
-        text = str(exc).strip().splitlines()
-        fatal(environment, f"seeding failed: {text[0] if text else type(exc).__name__}")
-        return
-    log.info("seeded %d images in %.1fs (run id %s)", len(STATE.pushed), time.monotonic() - started,
-             settings.run_id)
     for cls in classes:
-        cls.started(environment, client, settings)
+        cls.started(environment, plain_client(), settings)
 
 
 @events.test_stopping.add_listener

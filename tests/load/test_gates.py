@@ -1,0 +1,41 @@
+"""SLO gates decide the exit code; configuration errors exit 2 with one line."""
+
+from __future__ import annotations
+
+from tests.load.conftest import run_module
+
+
+def test_gate_out_of_reach_fails_the_run_with_actual_and_threshold(registry_url, run_load):
+    run = run_load("pull", "--target", registry_url, "--users", "2", "--run-time", "3s", "--image-size", "1MiB",
+                   "--min-rps", "1000000000", "--max-p95-ms", "1000000")
+
+    assert run.returncode == 1
+    gates = {g["gate"]: g for g in run.details["gates"]}
+    assert gates["min_rps"]["passed"] is False and 0 < gates["min_rps"]["actual"] < 1e9
+    assert gates["max_p95_ms"]["passed"] is True
+    assert gates["max_failure_ratio"]["passed"] is True
+    assert "gate --min-rps FAILED: actual" in run.stderr and "< threshold 1000000000 req/s" in run.stderr
+
+
+def test_processes_run_meets_reachable_gates(registry_url, run_load):
+    run = run_load("pull", "--target", registry_url, "--users", "2", "--run-time", "3s", "--image-size", "1MiB",
+                   "--processes", "2", "--min-rps", "1", "--max-p99-ms", "60000")
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.details["workers"] == 2
+    assert all(g["passed"] for g in run.details["gates"])
+
+
+def test_configuration_errors_exit_2_with_one_line():
+    cases = {
+        ("pull", "--target", "10.11.12.13:5000"): "not loopback",
+        ("pull", "--target", "127.0.0.1:1"): "cannot reach",
+        ("pull", "--target", "not a target"): "is not host:port",
+        ("pull", "--run-time", "0"): "bounded",
+        ("pull", "--run-time", "forever"): "not a duration",
+    }
+    for args, reason in cases.items():
+        done = run_module("load", list(args), timeout=60)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and reason in lines[0], (args, done.stderr)

@@ -1,0 +1,75 @@
+"""Every profile runs for a few seconds against the reference server, correct and with results files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+BLOB_GET = "GET /v2/[name]/blobs/[digest]"
+MANIFEST_GET = "GET /v2/[name]/manifests/[reference]"
+MANIFEST_HEAD = "HEAD /v2/[name]/manifests/[reference]"
+UPLOAD_POST = "POST /v2/[name]/blobs/uploads/"
+UPLOAD_PUT = "PUT /v2/[name]/blobs/uploads/[uuid]"
+UPLOAD_PATCH = "PATCH /v2/[name]/blobs/uploads/[uuid]"
+MANIFEST_PUT = "PUT /v2/[name]/manifests/[reference]"
+
+CASES = {
+    "pull": ([], [MANIFEST_HEAD, MANIFEST_GET, BLOB_GET, "TTFB manifest", "TTFB config", "TTFB layer",
+                  "pull image 1MiB"]),
+    "push": (["--push-mode", "chunked", "--push-repo", "distinct", "--chunk-size", "256KiB"],
+             [UPLOAD_POST, UPLOAD_PATCH, UPLOAD_PUT, MANIFEST_PUT, "push image 1MiB"]),
+    "mixed": ([], [BLOB_GET, UPLOAD_PUT, MANIFEST_PUT, "pull image 1MiB", "push image 1MiB"]),
+    "browse": (["--browse-repos", "4", "--browse-tags", "12", "--page-size", "5"],
+               ["GET /v2/_catalog", "GET /v2/[name]/tags/list", "browse catalog", "browse tags"]),
+    "herd": (["--herd-interval", "1"], [MANIFEST_GET, BLOB_GET, "pull image herd", "publish herd image"]),
+}
+
+
+@pytest.mark.parametrize("profile", list(CASES))
+def test_profile_runs_clean_and_writes_results(profile, registry_url, run_load):
+    extra, expected_entries = CASES[profile]
+    run = run_load(profile, "--target", registry_url, "--users", "3", "--run-time", "3s", "--image-size", "1MiB",
+                   *extra)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    details = run.details
+    totals = details["totals"]
+    assert totals["requests"] > 0
+    assert totals["failures"] == 0 and totals["operation_failures"] == 0, details["errors"]
+    assert details["profile"] == profile
+    names = {e["name"] for e in details["entries"]}
+    assert set(expected_entries) <= names
+    # Sub-millisecond resolution: percentiles carry decimals, in ms and µs.
+    assert isinstance(totals["p50_ms"], float) and totals["p50_us"] == pytest.approx(totals["p50_ms"] * 1000, rel=1e-3)
+    # Locust's own files, non-empty, grouped by endpoint template.
+    with open(run.folder / "locust_stats.csv", newline="") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    assert set(expected_entries) - {"publish herd image"} <= set(rows)
+    assert int(rows["Aggregated"]["Request Count"]) > 0
+    assert (run.folder / "report.html").stat().st_size > 1000
+    # Trend-tracker entries.
+    bench = json.loads((run.folder / "summary.json").read_text())
+    assert bench and all({"name", "unit", "value"} <= set(item) for item in bench)
+
+
+def test_pull_counts_body_download_and_bytes(registry_url, run_load):
+    run = run_load("pull", "--target", registry_url, "--users", "2", "--run-time", "3s", "--image-size", "1MiB")
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    blobs = run.entry(BLOB_GET)
+    ttfb = run.entry("TTFB layer")
+    # Every pulled byte is counted, and a blob's time includes its body: never shorter than its TTFB.
+    assert blobs["bytes_received"] >= blobs["requests"] // 2 * 1024 * 1024
+    assert blobs["mean_ms"] >= ttfb["mean_ms"]
+    assert run.details["totals"]["mb_per_s"] > 0
+
+
+def test_step_shape_drives_the_run(registry_url, run_load):
+    run = run_load("browse", "--target", registry_url, "--users", "4", "--run-time", "3s", "--shape", "step",
+                   "--step-count", "3", "--browse-repos", "3", "--browse-tags", "5")
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.details["shape"] == "StepShape"
+    assert run.details["totals"]["requests"] > 0
