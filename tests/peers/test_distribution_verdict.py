@@ -1,0 +1,113 @@
+"""The conformance suite's verdict on CNCF Distribution 2.8.2 is pinned, check by check.
+
+The suite runs as users run it (``python -m conformance --target 127.0.0.1:PORT``, a subprocess)
+against Debian's ``docker-registry`` with a fresh filesystem store and deletion enabled. Every
+check's verdict (pass, warn, fail, skip, disabled) must equal the one recorded in
+``distribution-2.8.expected.json``; each non-pass verdict there is a real deviation of
+Distribution from the spec, explained with evidence in ``docs/peers/distribution-2.8.md``.
+A new failure, or a known one disappearing, fails this test: a change in the suite's judgement
+must be deliberate. After such a deliberate change, rewrite the file with
+``UPDATE_DISTRIBUTION_VERDICT=1`` and review its diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.peers.support import missing_peer, netloc
+
+HERE = Path(__file__).resolve().parent
+EXPECTED = HERE / "distribution-2.8.expected.json"
+DEVIATIONS_DOC = HERE.parents[1] / "docs" / "peers" / "distribution-2.8.md"
+UPDATE_ENV = "UPDATE_DISTRIBUTION_VERDICT"
+SUITE_TIMEOUT = 240
+VERDICTS = ("pass", "warn", "fail", "skip", "disabled")
+
+
+def check_key(check: dict) -> str:
+    """A stable id for a check: its test file name and function (with parameters), not its path."""
+    path, _, name = check["id"].partition("::")
+    return f"{Path(path).name}::{name}"
+
+
+def verdict_of(check: dict) -> str:
+    """The check's verdict: its status, with ``warn`` for a pass that carries SHOULD warnings."""
+    if check["status"] == "pass" and check.get("warnings"):
+        return "warn"
+    return check["status"]
+
+
+def run_suite(url: str, results_dir: Path) -> dict:
+    """Run the conformance suite against ``url`` in a subprocess; return its results.json."""
+    cmd = [sys.executable, "-m", "conformance", "--target", netloc(url), "--results-dir", str(results_dir)]
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("OCI_", "PYTEST_", "TARGET"))}  # only the target given here counts
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=SUITE_TIMEOUT, env=env,
+                            stdin=subprocess.DEVNULL, cwd=HERE.parents[1])
+    assert result.returncode in (0, 1), (
+        f"{' '.join(cmd)} exited with {result.returncode} (2 = configuration/connection error)\n"
+        f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    path = results_dir / "results.json"
+    assert path.exists(), f"the suite wrote no {path}\n{result.stdout[-3000:]}"
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def distribution_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """results.json of one suite run against a fresh Distribution 2.8 (its own store, deletion on)."""
+    from registry_harness.peers import distribution_binary, start_distribution
+
+    if distribution_binary() is None:
+        missing_peer("Distribution is not installed (apt-get install docker-registry)")
+    workdir = tmp_path_factory.mktemp("distribution-verdict")
+    with start_distribution(workdir) as url:
+        yield run_suite(url, workdir / "results")
+
+
+def test_verdict_on_distribution_is_the_recorded_one(distribution_results: dict) -> None:
+    checks = distribution_results["checks"]
+    actual = {check_key(c): verdict_of(c) for c in checks}
+    errors = {key: c["message"][:1500] for c in checks if c["status"] == "error" for key in [check_key(c)]}
+    assert not errors, "the harness itself broke against Distribution:\n" + "\n".join(
+        f"- {key}: {message}" for key, message in errors.items())
+
+    if os.environ.get(UPDATE_ENV):
+        EXPECTED.write_text(json.dumps(dict(sorted(actual.items())), indent=2) + "\n")
+        pytest.fail(f"{EXPECTED.name} rewritten from this run ({UPDATE_ENV} is set): review its diff", pytrace=False)
+
+    expected = json.loads(EXPECTED.read_text())
+    by_key = {check_key(c): c for c in checks}
+    changes = []
+    for key, verdict in sorted(actual.items()):
+        wanted = expected.get(key, "pass")  # a check added to the suite later is expected to pass
+        if verdict != wanted:
+            check = by_key[key]
+            detail = check.get("message") or "; ".join(check.get("warnings") or []) or check.get("reason") or ""
+            changes.append(f"- {key}: expected {wanted}, got {verdict}\n    {detail[:600]}")
+    for key in sorted(set(expected) - set(actual)):
+        changes.append(f"- {key}: recorded as {expected[key]}, but the suite no longer runs it")
+    assert not changes, (
+        "the suite's verdict on Distribution 2.8.2 changed:\n" + "\n".join(changes)
+        + f"\nIf deliberate: rerun with {UPDATE_ENV}=1, review the diff, update {DEVIATIONS_DOC.name}."
+    )
+
+
+def test_expected_file_names_only_real_verdicts_and_every_deviation_is_documented() -> None:
+    expected = json.loads(EXPECTED.read_text())
+    assert set(expected.values()) <= set(VERDICTS), "error is never an expected verdict: it is a harness bug"
+    documented = DEVIATIONS_DOC.read_text()
+
+    def explained(key: str) -> bool:
+        file, name = key.split("::", 1)
+        return f"{file}::{name}" in documented or f"`{file}::*`" in documented
+
+    undocumented = [key for key, verdict in expected.items() if verdict != "pass" and not explained(key)]
+    assert not undocumented, f"verdicts other than pass missing from {DEVIATIONS_DOC.name}: {undocumented}"
