@@ -1,7 +1,8 @@
 """The conformance suite's verdict on CNCF Distribution 2.8.2 is pinned, check by check.
 
 The suite runs as users run it (``python -m conformance --target 127.0.0.1:PORT``, a subprocess)
-against Debian's ``docker-registry`` with a fresh filesystem store and deletion enabled. Every
+against Debian's ``docker-registry`` with a fresh filesystem store and deletion enabled, once with
+the default config and once with ``compatibility.schema1.enabled``. Every
 check's verdict (pass, warn, fail, skip, disabled) must equal the one recorded in
 ``distribution-2.8.expected.json``; each non-pass verdict there is a real deviation of
 Distribution from the spec, explained with evidence in ``docs/peers/distribution-2.8.md``.
@@ -60,15 +61,19 @@ def run_suite(url: str, results_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
-@pytest.fixture(scope="module")
-def distribution_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """results.json of one suite run against a fresh Distribution 2.8 (its own store, deletion on)."""
+@pytest.fixture(scope="module", params=[False, True], ids=["default-config", "schema1-compatibility"])
+def distribution_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """results.json of one suite run against a fresh Distribution 2.8 (its own store, deletion on).
+
+    Run twice: with the default config and with ``compatibility.schema1.enabled``; the verdict
+    is the same (2.8 converts schema2 to schema1 on GET either way; the flag only admits schema1 PUTs).
+    """
     from registry_harness.peers import distribution_binary, start_distribution
 
     if distribution_binary() is None:
         missing_peer("Distribution is not installed (apt-get install docker-registry)")
     workdir = tmp_path_factory.mktemp("distribution-verdict")
-    with start_distribution(workdir) as url:
+    with start_distribution(workdir, schema1=request.param) as url:
         yield run_suite(url, workdir / "results")
 
 
