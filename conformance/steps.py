@@ -137,6 +137,19 @@ def chunks_of(data: bytes, size: int) -> list[tuple[int, bytes]]:
     return [(offset, data[offset:offset + size]) for offset in range(0, len(data), max(size, 1))]
 
 
+def read_body(client: RegistryClient, response: requests.Response, what: str) -> bytes:
+    """The body of a ``stream=True`` response; a body that breaks off fails with status and headers shown."""
+    try:
+        return response.content
+    except (requests.RequestException, RuntimeError) as exc:
+        headers = ", ".join(f"{k}: {v}" for k, v in response.headers.items()
+                            if k.lower() in ("content-length", "content-range", "content-type", "transfer-encoding"))
+        raise AssertionError(
+            f"{what}: {response.request.method} {response.url}\n  answered {response.status_code} ({headers}) but the "
+            f"body could not be read: {str(exc)[:300]}\n  the body must match the announced Content-Length"
+        ) from None
+
+
 def assert_blob(client: RegistryClient, repo: str, digest: str, data: bytes, what: str = "") -> None:
     """GET the blob: 200, body hashes to ``digest`` and equals ``data``; Docker-Content-Digest matches."""
     label = what or f"GET blob {digest[:19]}… after upload (end-2)"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from conformance.rules import rule, should, unsupported
-from conformance.steps import assert_digest_header, assert_error_code, raw_head
+from conformance.steps import assert_digest_header, assert_error_code, raw_head, read_body
 from registry_harness import builders, spec
 from registry_harness.builders import random_bytes
 from registry_harness.client import RegistryClient
@@ -46,9 +46,10 @@ def blob(client: RegistryClient, repo: str, cleanup) -> tuple[str, bytes]:
       "Content-Length and Docker-Content-Digest")
 def test_blob_get(client: RegistryClient, repo: str, blob: tuple[str, bytes]) -> None:
     digest, data = blob
-    response = client.get_blob(repo, digest)
+    response = client.get_blob(repo, digest, stream=True)
     what = "GET blob (end-2)"
     client.check(response, 200, what)
+    read_body(client, response, what)
     assert digest_of(response.content) == digest, client.explain(response, (), what) + \
         f"\n  the body ({len(response.content)} bytes) hashes to {digest_of(response.content)}, not {digest}"
     _content_length(client, response, len(data), what, required=False)
@@ -84,8 +85,9 @@ def test_blob_range(client: RegistryClient, repo: str, blob: tuple[str, bytes], 
     header, part = RANGES[kind]
     expected = data[part]
     what = f"GET blob with Range: {header} (end-2, RFC 9110)"
-    response = client.get_blob(repo, digest, headers={"Range": header})
+    response = client.get_blob(repo, digest, headers={"Range": header}, stream=True)
     client.check(response, (200, 206), what)
+    read_body(client, response, what)
     if response.status_code == 200:
         assert response.content == data, client.explain(response, (), what) + \
             "\n  a 200 answer to a Range request must carry the whole blob"
@@ -105,8 +107,9 @@ def test_blob_range_unsatisfiable(client: RegistryClient, repo: str, blob: tuple
     digest, data = blob
     header = f"bytes={len(data) + 100}-{len(data) + 200}"
     what = f"GET blob with the unsatisfiable Range: {header}"
-    response = client.get_blob(repo, digest, headers={"Range": header})
+    response = client.get_blob(repo, digest, headers={"Range": header}, stream=True)
     client.check(response, (416, 200), what)
+    read_body(client, response, what)
     if response.status_code == 200:
         assert response.content == data, client.explain(response, (), what) + \
             "\n  a 200 answer to a Range request must carry the whole blob"
