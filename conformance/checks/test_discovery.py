@@ -46,10 +46,19 @@ def push_tagged(client: RegistryClient, push_image, cleanup, repo: str, tags: li
     return image
 
 
+def listed(value: dict, key: str, what: str) -> list[str]:
+    """``value[key]`` as a list; JSON null is read as empty, with a warning (the spec shows a list)."""
+    items = value[key]
+    if items is None:
+        should(False, f"{what}: {key!r} is null; the spec's format is a list (empty when there is nothing)")
+        return []
+    return items
+
+
 def page_tags(client: RegistryClient, response, what: str) -> list[str]:
     """The ``tags`` of one tags-list answer, after checking status 200 and the schema."""
     client.check(response, 200, what)
-    return schemas.check("tags-list", response.content, what)["tags"]
+    return listed(schemas.check("tags-list", response.content, what), "tags", what)
 
 
 def next_link(response) -> str | None:
@@ -73,7 +82,7 @@ def walk(client: RegistryClient, first, key: str, schema: str, what: str, stop=N
     seen_urls = {first.url}
     for page in range(1, MAX_WALK_PAGES + 1):
         client.check(response, 200, f"{what} page {page}")
-        items += schemas.check(schema, response.content, f"{what} page {page}")[key]
+        items += listed(schemas.check(schema, response.content, f"{what} page {page}"), key, f"{what} page {page}")
         url = next_link(response)
         if url is None or (stop is not None and stop(items)):
             return items, page

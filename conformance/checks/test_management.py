@@ -32,7 +32,7 @@ def delete(client: RegistryClient, path: str, what: str):
     """DELETE ``path``; 400/405 (deletion disabled) or 403 (not allowed) end the check as unsupported."""
     response = client.request("DELETE", path)
     if response.status_code in DELETION_OFF:
-        unsupported(f"{what} answered {response.status_code}: deletion is disabled on this registry")
+        unsupported(f"{what} answered {response.status_code}: this kind of deletion is disabled on this registry")
     if response.status_code == 403:
         unsupported(f"{what} answered 403: these credentials may not delete")
     return response
@@ -51,7 +51,7 @@ def listed_tags(client: RegistryClient, repo: str) -> list[str] | None:
     if first.status_code == 404:
         return None
     return [tag for page in client.pages(first)
-            for tag in schemas.check("tags-list", page.content, f"GET /v2/{repo}/tags/list")["tags"]]
+            for tag in schemas.check("tags-list", page.content, f"GET /v2/{repo}/tags/list")["tags"] or ()]
 
 
 def assert_manifest_gone(client: RegistryClient, repo: str, reference: str, why: str) -> None:
