@@ -17,7 +17,7 @@ export OCI_USERNAME := $(USERNAME)
 export OCI_PASSWORD := $(PASSWORD)
 export OCI_CA_BUNDLE := $(CA_BUNDLE)
 
-.PHONY: setup conformance test lint serve peers clean bench-server
+.PHONY: setup conformance test lint serve peers clean bench-server load bench
 
 setup: $(STAMP)
 
@@ -45,6 +45,21 @@ serve: $(STAMP)
 ## make bench-server [ARGS=--quick]: the reference server's performance figures beside nginx, bare aiohttp and Distribution
 bench-server: $(STAMP)
 	$(PY) -m benchmarks.bench_server $(ARGS)
+
+## make load PROFILE=pull|push|mixed|browse|herd [TARGET=host:port] [USERS=20] [SPAWN_RATE=..] [RUN_TIME=30s] [ARGS=..]
+PROFILE  ?= pull
+USERS    ?= 20
+RUN_TIME ?= 30s
+SPAWN_RATE ?=
+load: $(STAMP)
+	$(PY) -m load $(PROFILE) $(if $(TARGET),--target $(TARGET)) --users $(USERS) --run-time $(RUN_TIME) $(if $(SPAWN_RATE),--spawn-rate $(SPAWN_RATE)) $(ARGS)
+
+## make bench [TARGET_A=host:port TARGET_B=host:port] [ARGS=..]: the same short profiles against both, side by side
+## (no targets: the reference server against Distribution 2.8.2 from docker-registry)
+TARGET_A ?=
+TARGET_B ?=
+bench: $(STAMP)
+	$(PY) -m load.bench $(if $(TARGET_A),--target-a $(TARGET_A)) $(if $(TARGET_B),--target-b $(TARGET_B)) $(ARGS)
 
 ## make peers: the Debian packages the peer tests use (Distribution 2.8.2, skopeo, podman, wrk, nginx)
 peers:
