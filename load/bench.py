@@ -173,6 +173,7 @@ def run_bench(args: argparse.Namespace) -> int:
         runs = []
         broken = []
         started = time.monotonic()
+        load_before = os.getloadavg()
         for bench in profiles:
             for round_no in range(1, args.rounds + 1):
                 for side in ("a", "b"):
@@ -182,7 +183,9 @@ def run_bench(args: argparse.Namespace) -> int:
                         profile_options=list(bench.options), allow_remote=args.allow_remote, quiet=True,
                         gates={"max_failure_ratio": 0.0},
                     )
-                    config = replace(config, profile_options=[*config.profile_options, "--profile-name", bench.key])
+                    # A stable run id: both registries and every round see the same repositories and content.
+                    config = replace(config, profile_options=[*config.profile_options, "--profile-name", bench.key,
+                                                              "--run-id", f"bench-{bench.key.lower()}"])
                     result = cli.run(config, urls[side])
                     details = result.details or {}
                     totals = details.get("totals")
@@ -204,7 +207,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "settings": {"users": args.users, "run_time_s": run_time, "rounds": args.rounds,
                      "processes": args.processes, "profiles": [p.key for p in profiles]},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None},
+                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
         "duration_s": round(time.monotonic() - started, 1),
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "caveats": list(CAVEATS),

@@ -223,7 +223,8 @@ def preflight(url: str, verify: bool | str = True) -> None:
     try:
         response = requests.get(url + "/v2/", timeout=10, verify=verify)
     except requests.RequestException as exc:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+        reason = errno.group(1).strip() if errno else type(exc).__name__
         raise ConfigError(f"cannot reach {url}/v2/: {reason}") from None
     if response.status_code not in (200, 401):
         raise ConfigError(f"{url}/v2/ answered {response.status_code}: not a registry API root")
