@@ -19,7 +19,7 @@ from reference_server import errors, uploads
 from reference_server.auth import install as install_auth
 from reference_server.config import ServerConfig
 from reference_server.context import CONTEXT_KEY, RegistryContext
-from reference_server.routes import dispatch
+from reference_server.routes import dispatch, shape_middleware
 from reference_server.storage import FilesystemStorage, MemoryStorage, Storage
 from registry_harness.spec import API_VERSION, API_VERSION_HEADER
 
@@ -77,7 +77,7 @@ def create_app(config: ServerConfig, storage: Storage | None = None,
     """Build the registry application; extra ``middlewares`` (auth, fault injection) run inside
     the error middleware, so a RegistryError they raise is rendered like any other."""
     ctx = RegistryContext(config=config, storage=storage if storage is not None else make_storage(config))
-    app = web.Application(middlewares=[error_middleware, *middlewares], client_max_size=1 << 30)
+    app = web.Application(middlewares=[error_middleware, *middlewares, shape_middleware], client_max_size=1 << 30)
     app[CONTEXT_KEY] = ctx
     if config.auth is not None:
         install_auth(app, config.auth)  # innermost: fault-injecting middlewares see its answers

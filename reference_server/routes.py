@@ -81,6 +81,17 @@ def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
     raise errors.unsupported({"path": path[:200], "reason": "no such endpoint"}, status=404)
 
 
+@web.middleware
+async def shape_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Answer unknown endpoints, wrong methods and malformed repository names (404/405/400)
+    before any later middleware — authentication included — looks at the request."""
+    if request.path == "/v2" or request.path.startswith("/v2/"):
+        _, params = resolve(request.method, request.path)
+        if "name" in params:
+            require_name(params["name"])
+    return await handler(request)
+
+
 async def dispatch(request: web.Request) -> web.StreamResponse:
     """The one aiohttp handler: resolve the route, apply the write switches, validate the name."""
     ctx = request.app[CONTEXT_KEY]
