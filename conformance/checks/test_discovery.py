@@ -24,6 +24,10 @@ CATALOG_UNSUPPORTED = (401, 403, 404, 405)
 
 # -- helpers ---------------------------------------------------------------------------------------
 
+class WalkTooLong(AssertionError):
+    """Following Link did not end within MAX_WALK_PAGES pages."""
+
+
 @pytest.fixture
 def push_image(push_image):
     """The framework's push_image; a registry that refuses writes ends the check as unsupported."""
@@ -89,7 +93,7 @@ def walk(client: RegistryClient, first, key: str, schema: str, what: str, stop=N
         assert url not in seen_urls, f"{what}: Link of page {page} points back to an earlier page: {url}"
         seen_urls.add(url)
         response = client.request("GET", url)
-    raise AssertionError(f"{what}: still more pages after {MAX_WALK_PAGES}; the Link header never ends")
+    raise WalkTooLong(f"{what}: still more pages after {MAX_WALK_PAGES}; the Link header never ends")
 
 
 def all_tags(client: RegistryClient, repo: str) -> list[str]:
@@ -247,7 +251,12 @@ def test_catalog_lists_pushed_repositories_in_order(client, push_image, repo, ot
     push_image(repo=repo, layer_sizes=(32,))
     push_image(repo=other_repo, layer_sizes=(32,))
 
-    names, pages = walk(client, catalog(client), "repositories", "catalog", "GET /v2/_catalog")
+    high = max(repo, other_repo)
+    try:
+        names, pages = walk(client, catalog(client), "repositories", "catalog", "GET /v2/_catalog",
+                            stop=lambda items: bool(items) and items[-1] > high)
+    except WalkTooLong as exc:
+        pytest.skip(f"the catalog is too large to walk from its start to the pushed repositories ({exc})")
     for wanted in (repo, other_repo):
         assert wanted in names, f"_catalog ({pages} page(s), {len(names)} repositories) lacks {wanted!r}"
     assert not repeated(names), f"_catalog repeats {repeated(names)}"

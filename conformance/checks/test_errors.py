@@ -114,7 +114,7 @@ SITUATIONS = (
 
 
 @pytest.mark.parametrize("situation", SITUATIONS, ids=[s.id for s in SITUATIONS])
-@rule("errors", "MUST", "errors",
+@rule("error-codes", "MUST", "errors",
       "a client mistake gets the fitting 4xx status and error code in the {errors:[{code,message,detail}]} "
       "envelope, never a 5xx")
 def test_error_answer_fits_the_situation(client, push_image, repo, situation):
@@ -175,7 +175,7 @@ def raw_head(client: RegistryClient, path: str, authorization: str | None) -> tu
     return status, rest
 
 
-@rule("errors", "MUST", "errors", "an upload answered 404 after cancelling keeps answering 404 (never 5xx)")
+@rule("error-codes", "MUST", "errors", "an upload answered 404 after cancelling keeps answering 404 (never 5xx)")
 def test_cancelled_upload_stays_unknown(client, push_image, repo):
     push_image(layer_sizes=(32,))
     location = open_upload(client, repo)
