@@ -75,7 +75,8 @@ class RunState:
         check.curl = info.get("curl", "")
 
     def result(self, settings) -> RunResult:
-        checks = [c for c in self.checks.values() if c.status]
+        order = {area: i for i, area in enumerate(rules.AREAS)}
+        checks = sorted((c for c in self.checks.values() if c.status), key=lambda c: order.get(c.area, len(order)))
         extra: dict[str, object] = {}
         if self.cleanup is not None:
             extra["cleanup"] = self.cleanup

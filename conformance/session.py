@@ -7,12 +7,14 @@ same way, and so the CLI can reject an unusable target with one line before pyte
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+import urllib3
 
 from registry_harness.target import Target, TargetError, target_from_env
 
@@ -100,14 +102,25 @@ def preflight(target: Target, timeout: float = PREFLIGHT_TIMEOUT) -> int:
     Raises ConfigurationError with one line when nothing usable answers (refused, TLS, timeout).
     """
     url = target.base_url + "/v2/"
+    quiet_insecure(target)
     try:
         response = requests.get(url, timeout=timeout, verify=target.verify, allow_redirects=False)
     except requests.exceptions.SSLError as exc:
-        raise ConfigurationError(f"{url}: TLS handshake failed ({_first_line(exc)}); try --tls insecure") from None
+        raise ConfigurationError(f"{url}: TLS handshake failed ({_first_line(exc)}); give the CA with "
+                                 "OCI_CA_BUNDLE (make: CA_BUNDLE=) or use --tls insecure") from None
     except requests.RequestException as exc:
-        raise ConfigurationError(f"{url}: registry unreachable ({_first_line(exc)})") from None
+        hint = ""
+        if target.tls == "disabled" and isinstance(exc, requests.ConnectionError) and "refused" not in str(exc):
+            hint = "; if it serves https, use an https:// target or --tls enabled|insecure"
+        raise ConfigurationError(f"{url}: registry unreachable ({_first_line(exc)}){hint}") from None
     # Any HTTP answer, even a 404 or 500, means something is listening: the base check judges it.
     return response.status_code
+
+
+def quiet_insecure(target: Target) -> None:
+    """With --tls insecure the user chose unverified https: do not warn on every request."""
+    if target.tls == "insecure":
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 class EmbeddedServer:
@@ -141,11 +154,15 @@ class EmbeddedServer:
             self.process = None
 
 
+_CAUSE_RE = re.compile(r"\[SSL: [A-Z_]+\] ([^(]+)|(Connection refused|Name or service not known|timed out|"
+                       r"Remote end closed connection without response|Connection reset by peer)")
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    # requests wraps urllib3 errors in long reprs; keep the tail that names the cause.
-    if "Caused by" in line or len(line) > 200:
-        tail = line.rsplit(":", 1)[-1].strip(" ')\"")
-        line = tail or line[:200]
-    return line[:200]
+    """The cause of a requests error in a few words (requests nests urllib3's long reprs)."""
+    text = str(exc).strip()
+    match = _CAUSE_RE.search(text)
+    if match:
+        return (match.group(1) or match.group(2)).strip()
+    lines = text.splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
