@@ -175,7 +175,7 @@ def raw_head(client: RegistryClient, path: str, authorization: str | None) -> tu
     return status, rest
 
 
-@rule("error-codes", "MUST", "errors", "an upload answered 404 after cancelling keeps answering 404 (never 5xx)")
+@rule("end-13", "MUST", "errors", "an upload answered 404 after cancelling keeps answering 404 (never 5xx)")
 def test_cancelled_upload_stays_unknown(client, push_image, repo):
     push_image(layer_sizes=(32,))
     location = open_upload(client, repo)
