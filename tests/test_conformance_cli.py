@@ -204,3 +204,24 @@ def test_plugin_runs_under_plain_pytest(registry: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads((tmp_path / "results.json").read_text())["counts"]["pass"] == 3
+
+
+def test_tls_modes_against_an_https_registry(tmp_path: Path) -> None:
+    """Verified https with the CA bundle and unverified https pass; an unknown CA is one clear line."""
+    from reference_server.launcher import start_server
+    from tests.auth.pki import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    with start_server(["--storage", "memory", "--tls-cert", str(pki.server_cert),
+                       "--tls-key", str(pki.server_key)]) as server:
+        verified = run_cli("--target", server.url, "-m", "base", "--results-dir", str(tmp_path / "a"),
+                           env={"OCI_CA_BUNDLE": str(pki.ca_cert)})
+        insecure = run_cli("--target", server.host_port, "--tls", "insecure", "-k", "test_blob_head",
+                           "--results-dir", str(tmp_path / "b"))
+        unknown_ca = run_cli("--target", server.url, "--results-dir", str(tmp_path / "c"))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert insecure.returncode == 0, insecure.stdout + insecure.stderr
+    assert "InsecureRequestWarning" not in insecure.stdout + insecure.stderr
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["target"]["tls"] == "insecure"
+    assert unknown_ca.returncode == 2
+    assert "certificate verify failed" in _one_clear_line(unknown_ca)
