@@ -225,3 +225,53 @@ def test_tls_modes_against_an_https_registry(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "b" / "results.json").read_text())["target"]["tls"] == "insecure"
     assert unknown_ca.returncode == 2
     assert "certificate verify failed" in _one_clear_line(unknown_ca)
+
+
+VERDICT_CHECKS = '''
+import json
+
+from conformance.rules import rule, unsupported
+from registry_harness.client import RegistryError
+
+
+@rule("end-1", "MUST", "base", "a defect of the harness itself")
+def test_harness_bug(client):
+    {}["missing"]
+
+
+@rule("end-1", "MUST", "base", "the registry reset the connection")
+def test_registry_reset(client):
+    raise RegistryError("GET /v2/: no usable answer from the registry (Connection reset by peer)")
+
+
+@rule("end-1", "MUST", "base", "the registry answered invalid JSON")
+def test_registry_invalid_json(client):
+    json.loads("{not json")
+
+
+@rule("end-1", "MUST", "base", "a valid 'unsupported' answer")
+def test_feature_unsupported(client):
+    unsupported("the registry answered 405 for this optional feature")
+
+
+@rule("end-1", "SHOULD", "base", "a SHOULD-level rule not met")
+def test_should_level_rule(client):
+    assert client.ping().status_code == 418, "the registry is not a teapot"
+'''
+
+
+def test_verdicts_follow_the_five_states(registry: str, tmp_path: Path) -> None:
+    checks_file = tmp_path / "test_verdict_checks.py"
+    checks_file.write_text(VERDICT_CHECKS)
+    result = run_cli("--target", registry, str(checks_file), "--results-dir", str(tmp_path / "r"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    checks = {c["id"].rsplit("::", 1)[-1]: c for c in data["checks"]}
+    assert checks["test_harness_bug"]["status"] == "error"
+    assert "KeyError" in checks["test_harness_bug"]["message"]
+    assert checks["test_registry_reset"]["status"] == "fail"
+    assert checks["test_registry_invalid_json"]["status"] == "fail"
+    assert checks["test_feature_unsupported"]["status"] == "skip"
+    assert checks["test_feature_unsupported"]["reason"] == "the registry answered 405 for this optional feature"
+    should = checks["test_should_level_rule"]
+    assert should["status"] == "pass" and "not a teapot" in should["warnings"][0]
