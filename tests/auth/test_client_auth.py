@@ -47,9 +47,9 @@ def test_basic_flow_answers_the_challenge_once_then_sends_credentials_up_front(h
     assert dict(seen[1].request_headers)["Authorization"].startswith("Basic ")
     seen.clear()
     image = build_image((200,))
-    alice.push_image("team/app", image, "v1")
+    alice.push_image("team/basic", image, "v1")
     assert all(e.status != 401 for e in seen), statuses(seen)
-    assert alice.pull_verified("team/app", image.blobs[0].digest) == image.blobs[0].data
+    assert alice.pull_verified("team/basic", image.blobs[0].digest) == image.blobs[0].data
 
 
 def test_basic_wrong_password_stops_after_one_retry(htpasswd_server, client_for, users):

@@ -67,7 +67,7 @@ def test_htpasswd_guards_repository_endpoints_and_head(htpasswd_server, pki, use
     assert head.status_code == 401 and head.content == b""
     assert head.headers["WWW-Authenticate"].startswith("Basic realm=")
     headers = {"Authorization": basic_header("bob", users.bob)}
-    assert get(f"{htpasswd_server.url}/v2/team/app/tags/list", pki, headers=headers).status_code == 404
+    assert get(f"{htpasswd_server.url}/v2/team/never-pushed/tags/list", pki, headers=headers).status_code == 404
 
 
 def test_htpasswd_file_with_other_hashes_refuses_to_start(tmp_path):
@@ -140,12 +140,12 @@ def test_token_endpoint_refuses_wrong_password_and_unknown_service(token_server,
 
 def test_oauth2_password_grant(token_server, pki, users):
     form = {"grant_type": "password", "username": "alice", "password": users.alice,
-            "service": "reference-registry", "scope": "repository:team/app:pull", "client_id": "tests"}
+            "service": "reference-registry", "scope": "repository:team/never-pushed:pull", "client_id": "tests"}
     response = requests.post(f"{token_server.url}/auth/token", data=form, verify=str(pki.ca_cert), timeout=TIMEOUT)
     assert response.status_code == 200
     body = response.json()
-    assert body["scope"] == "repository:team/app:pull" and body["token_type"] == "Bearer"
-    ping = get(f"{token_server.url}/v2/team/app/tags/list", pki, headers=bearer(body["access_token"]))
+    assert body["scope"] == "repository:team/never-pushed:pull" and body["token_type"] == "Bearer"
+    ping = get(f"{token_server.url}/v2/team/never-pushed/tags/list", pki, headers=bearer(body["access_token"]))
     assert ping.status_code == 404  # authorised; the repository is empty
     bad = requests.post(f"{token_server.url}/auth/token", data={**form, "password": "nope"},
                         verify=str(pki.ca_cert), timeout=TIMEOUT)
@@ -210,9 +210,9 @@ def test_mount_needs_read_access_to_the_source(token_server, pki, users, client_
     assert refused.status_code == 202
     alice.request("DELETE", alice.location(refused), expect=204)
     # bob may read team/* and push bob/*: a mount from a repository he can read succeeds
-    alice.push_image("team/app", image, "v1")
+    alice.push_image("team/mount-source", image, "v1")
     bob = client_for(token_server, "bob")
-    mounted = bob.mount_blob("bob/copy", layer, "team/app")
+    mounted = bob.mount_blob("bob/copy", layer, "team/mount-source")
     assert mounted.status_code == 201
     assert bob.head_blob("bob/copy", layer).status_code == 200
 
