@@ -2,13 +2,13 @@
 
 The suite runs as users run it (``python -m conformance --target 127.0.0.1:PORT``, a subprocess)
 against Debian's ``docker-registry`` with a fresh filesystem store and deletion enabled, once with
-the default config and once with ``compatibility.schema1.enabled``. Every
-check's verdict (pass, warn, fail, skip, disabled) must equal the one recorded in
-``distribution-2.8.expected.json``; each non-pass verdict there is a real deviation of
-Distribution from the spec, explained with evidence in ``docs/peers/distribution-2.8.md``.
+the default config and once with ``compatibility.schema1.enabled``. Every check's verdict (pass,
+warn, fail, skip, disabled) must equal the one recorded in ``distribution-2.8.expected.json``;
+each fail and warn there is a real deviation of Distribution from the spec, and each skip a valid
+"unsupported" answer, all explained with evidence in ``docs/peers/distribution-2.8.md``.
 A new failure, or a known one disappearing, fails this test: a change in the suite's judgement
-must be deliberate. After such a deliberate change, rewrite the file with
-``UPDATE_DISTRIBUTION_VERDICT=1`` and review its diff.
+must be deliberate (a check added to the suite later is expected to pass until recorded). After
+such a deliberate change, rewrite the file with ``UPDATE_DISTRIBUTION_VERDICT=1`` and review its diff.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def distribution_results(request: pytest.FixtureRequest, tmp_path_factory: pytes
 def test_verdict_on_distribution_is_the_recorded_one(distribution_results: dict) -> None:
     checks = distribution_results["checks"]
     actual = {check_key(c): verdict_of(c) for c in checks}
-    errors = {key: c["message"][:1500] for c in checks if c["status"] == "error" for key in [check_key(c)]}
+    errors = {check_key(c): c["message"][:1500] for c in checks if c["status"] == "error"}
     assert not errors, "the harness itself broke against Distribution:\n" + "\n".join(
         f"- {key}: {message}" for key, message in errors.items())
 
