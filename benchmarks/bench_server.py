@@ -28,8 +28,16 @@ from benchmarks.baselines import start_bare_aiohttp, start_nginx
 from benchmarks.download import curl_get
 from benchmarks.manifest_rps import run_wrk
 from benchmarks.memory import MB
-from benchmarks.processes import BenchError, Deadline, listener_pid, port_of, sigterm_as_interrupt
-from benchmarks.report import DISTRIBUTION_LABEL, Figure, Goal, render_table, write_json
+from benchmarks.processes import (
+    BenchError,
+    Deadline,
+    listener_pid,
+    own_cpu_seconds,
+    port_of,
+    sigterm_as_interrupt,
+    tree_cpu_seconds,
+)
+from benchmarks.report import DISTRIBUTION_LABEL, Figure, Goal, render_cpu_table, render_table, write_json
 from registry_harness import spec
 from registry_harness.builders import build_image
 from registry_harness.client import RegistryClient
@@ -120,18 +128,24 @@ def measure_upload(servers: list[Server], settings: Settings, scratch: Path, dea
     size = settings.upload_mib * MIB
     fig = Figure("upload", f"Upload {settings.upload_mib} MiB, monolithic PUT streamed", "MB/s",
                  Goal("ratio_min", 0.7), "sha256 + write + fsync of the same bytes, in-process, same disk")
+    fig.cpu_unit = f"ms per {settings.upload_mib} MiB"
     for round_no in range(settings.upload_rounds):
         for who in ["reference", "baseline"] + [s.label for s in servers if s.label != "reference"]:
             deadline.check(f"upload round {round_no + 1}")
             body = upload.StreamedBody(size)
             body.digest  # noqa: B018 - hashed before the clock starts
             if who == "baseline":
+                cpu_before = own_cpu_seconds()
                 seconds = upload.write_in_process(body, scratch)
+                cpu = own_cpu_seconds() - cpu_before
             else:
                 server = next(s for s in servers if s.label == who)
+                cpu_before = tree_cpu_seconds(server.pid)
                 seconds = upload.push_streamed(server.client, REPO, body)
+                cpu = tree_cpu_seconds(server.pid) - cpu_before
                 upload.delete_blob_quietly(server.client, REPO, body.digest)
             fig.add(who, size / seconds / MB)
+            fig.add_cpu(who, cpu * 1000)
             log(f"  upload round {round_no + 1}: {who:12s} {size / seconds / MB:8.0f} MB/s")
     return fig
 
@@ -167,8 +181,10 @@ def measure_blob_get(servers: list[Server], settings: Settings, workdir: Path, d
     size = settings.get_mib * MIB
     fig = Figure("blob_get", f"Blob GET {settings.get_mib} MiB (curl, median)", "MB/s", Goal("ratio_min", 0.8),
                  "nginx 1.22, sendfile on, 1 worker, serving the same file")
+    fig.cpu_unit = f"ms per {settings.get_mib} MiB"
     body = upload.StreamedBody(size)
     urls: dict[str, str] = {}
+    pids = {s.label: s.pid for s in servers}
     for server in servers:
         upload.push_streamed(server.client, REPO, body)
         _verify_blob(server.client, body.digest, size)
@@ -184,13 +200,17 @@ def measure_blob_get(servers: list[Server], settings: Settings, workdir: Path, d
                 for piece in body:
                     handle.write(piece)
             fig.notes.append("the reference server keeps blobs in memory; nginx serves a copy on disk")
-        urls["baseline"] = stack.enter_context(start_nginx(stored.parent, workdir)) + "/" + stored.name
+        nginx_url = stack.enter_context(start_nginx(stored.parent, workdir))
+        pids["baseline"] = listener_pid(port_of(nginx_url))
+        urls["baseline"] = f"{nginx_url}/{stored.name}"
         curl_get(urls["baseline"], size)  # warm the page cache and nginx
         order = ["reference", "baseline"] + [s.label for s in servers if s.label != "reference"]
         for round_no in range(settings.get_rounds):
             for who in order:
                 deadline.check(f"blob GET round {round_no + 1}")
+                cpu_before = tree_cpu_seconds(pids[who])
                 fig.add(who, size / curl_get(urls[who], size) / MB)
+                fig.add_cpu(who, (tree_cpu_seconds(pids[who]) - cpu_before) * 1000)
             log("  blob GET round {}: {}".format(
                 round_no + 1, ", ".join(f"{who} {fig.samples[who][-1]:.0f}" for who in order)))
     return fig
@@ -214,8 +234,10 @@ def measure_manifest_rps(servers: list[Server], settings: Settings, workdir: Pat
     fig = Figure("manifest_rps", f"Manifest GET by tag (wrk -t{settings.wrk_threads} -c{settings.wrk_connections} "
                  f"-d{settings.wrk_seconds}s)", "req/s", Goal("ratio_min", 0.5),
                  "bare aiohttp handler returning the same bytes and headers")
+    fig.cpu_unit = "us per request"
     image = build_image((512,), seed=7)
     urls: dict[str, str] = {}
+    pids = {s.label: s.pid for s in servers}
     for server in servers:
         server.client.push_image(REPO, image, TAG)
         urls[server.label] = f"{server.url}/v2/{REPO}/manifests/{TAG}"
@@ -227,6 +249,7 @@ def measure_manifest_rps(servers: list[Server], settings: Settings, workdir: Pat
     fig.details["headers"] = headers
     with start_bare_aiohttp(answer.content, headers, workdir) as bare_url:
         urls["baseline"] = f"{bare_url}/v2/{REPO}/manifests/{TAG}"
+        pids["baseline"] = listener_pid(port_of(bare_url))
         check = requests.get(urls["baseline"], headers={"Accept": ACCEPT}, timeout=10)
         if check.content != image.manifest:
             raise BenchError("the bare aiohttp baseline did not return the manifest")
@@ -234,9 +257,11 @@ def measure_manifest_rps(servers: list[Server], settings: Settings, workdir: Pat
         for round_no in range(settings.rps_rounds):
             for who in order:
                 deadline.check(f"manifest round {round_no + 1}")
+                cpu_before = tree_cpu_seconds(pids[who])
                 result = run_wrk(urls[who], ACCEPT, settings.wrk_seconds, settings.wrk_threads,
                                  settings.wrk_connections)
                 fig.add(who, result.rps)
+                fig.add_cpu(who, (tree_cpu_seconds(pids[who]) - cpu_before) * 1e6 / result.requests)
             log("  manifest GET round {}: {}".format(
                 round_no + 1, ", ".join(f"{who} {fig.samples[who][-1]:.0f}" for who in order)))
     return fig
@@ -254,6 +279,8 @@ CAVEATS = [
     "Measurements alternate (reference, baseline, Distribution, reference, ...) and the median is reported.",
     "Blob GETs come from the page cache (each blob is read once before timing); uploads end with fsync.",
     "MB = 10^6 bytes; sizes in MiB are 2^20 bytes.",
+    "Server CPU per operation is the on-CPU time of the server's threads (schedstat); it is much less "
+    "disturbed by other load than throughput. The in-process baseline counts this process's CPU.",
 ]
 
 
@@ -302,6 +329,10 @@ def run(settings: Settings, out_dir: Path, server_args: list[str], tmp_parent: s
     path = write_json(out_dir / "results.json", figures, meta)
     print(render_table(figures))
     print()
+    cpu_table = render_cpu_table(figures)
+    if cpu_table:
+        print(cpu_table)
+        print()
     for caveat in CAVEATS:
         print(f"note: {caveat}")
     print(f"results: {path}")

@@ -108,3 +108,29 @@ def listener_pid(port: int, host: str = "127.0.0.1") -> int:
 def port_of(url: str) -> int:
     """The port of ``http://host:port``."""
     return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its live descendants (nginx's worker), to the nanosecond:
+    the sum of every thread's on-CPU time from /proc/PID/task/TID/schedstat."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for proc in procs:
+        try:
+            tasks = os.listdir(f"/proc/{proc.pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(Path(f"/proc/{proc.pid}/task/{tid}/schedstat").read_text().split()[0]) / 1e9
+    return total
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds used by this process (the in-process baseline runs here)."""
+    return time.process_time()
+

@@ -44,12 +44,22 @@ class Figure:
     baseline_name: str | None = None
     higher_is_better: bool = True
     samples: dict[str, list[float]] = field(default_factory=dict)
+    cpu_unit: str | None = None  # e.g. "ms per 100 MiB": server CPU per operation, robust to a busy machine
+    cpu: dict[str, list[float]] = field(default_factory=dict)
     details: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def add(self, who: str, value: float) -> None:
         """Record one sample for ``who`` (``reference``, ``baseline`` or ``distribution``)."""
         self.samples.setdefault(who, []).append(value)
+
+    def add_cpu(self, who: str, value: float) -> None:
+        """Record the server CPU one operation (or one request) of ``who`` cost."""
+        self.cpu.setdefault(who, []).append(value)
+
+    def cpu_value(self, who: str) -> float | None:
+        values = self.cpu.get(who)
+        return statistics.median(values) if values else None
 
     def value(self, who: str) -> float | None:
         """The median of ``who``'s samples, or None when it was not measured."""
@@ -97,6 +107,8 @@ class Figure:
             "distribution": _round(self.distribution),
             "distribution_ratio": _round(self.ratio_of("distribution"), 3),
             "samples": {who: [_round(v) for v in values] for who, values in self.samples.items()},
+            "cpu_unit": self.cpu_unit,
+            "cpu": {who: _round(self.cpu_value(who), 3) for who in self.cpu},
             "details": self.details,
             "notes": self.notes,
         }
@@ -137,6 +149,37 @@ def render_table(figures: list[Figure]) -> str:
     out += [line(row) for row in rows[1:]]
     legend = [f"  {fig.title}: baseline = {fig.baseline_name}" for fig in figures if fig.baseline_name]
     return "\n".join(out + ([""] + legend if legend else []))
+
+
+CPU_COLUMNS = ("server CPU per operation", "reference", "baseline", "baseline/reference", DISTRIBUTION_LABEL)
+
+
+def render_cpu_table(figures: list[Figure]) -> str:
+    """Server CPU spent per operation (lower is better): a second view that a busy machine disturbs less."""
+    rows = [list(CPU_COLUMNS)]
+    for fig in figures:
+        if not fig.cpu:
+            continue
+        ref, base, dist = (fig.cpu_value(who) for who in ("reference", "baseline", "distribution"))
+        share = "-" if not ref or base is None else f"{base / ref:.2f}x"
+        rows.append([f"{fig.title} [{fig.cpu_unit}]", _cpu(ref), _cpu(base), share, _cpu(dist)])
+    if len(rows) == 1:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(CPU_COLUMNS))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                       for i, (c, w) in enumerate(zip(row, widths, strict=True))) + " |")
+        if n == 0:
+            lines.append("|" + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2))
+                                        for i, w in enumerate(widths)) + "|")
+    return "\n".join(lines)
+
+
+def _cpu(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def write_json(path: str | os.PathLike, figures: list[Figure], meta: dict[str, object]) -> Path:

@@ -62,6 +62,7 @@ def test_quick_run_reports_every_figure_beside_its_baseline(tmp_path: Path) -> N
         assert row["baseline_name"] and row["goal"]["kind"] == "ratio_min"
         assert row["met"] is (row["ratio"] >= row["goal"]["value"])
         assert len(row["samples"]["reference"]) == len(row["samples"]["baseline"]) >= 1
+        assert row["cpu_unit"] and row["cpu"]["reference"] > 0 and row["cpu"]["baseline"] > 0, row
         if with_distribution:
             assert row["distribution"] > 0 and row["distribution_ratio"] > 0, row
     rss = rows["upload_rss"]
@@ -78,6 +79,7 @@ def test_quick_run_reports_every_figure_beside_its_baseline(tmp_path: Path) -> N
         assert column in header
     for row in rows.values():
         assert row["figure"] in stdout
+    assert "server CPU per operation" in stdout
     assert not list((tmp_path / "work").iterdir()), "temporary data left behind"
     assert not leftovers(tmp_path)
 
