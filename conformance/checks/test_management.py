@@ -50,8 +50,8 @@ def listed_tags(client: RegistryClient, repo: str) -> list[str] | None:
     first = client.tags_list(repo)
     if first.status_code == 404:
         return None
-    return [tag for page in client.pages(first)
-            for tag in schemas.check("tags-list", page.content, f"GET /v2/{repo}/tags/list")["tags"] or ()]
+    what = f"GET /v2/{repo}/tags/list (end-8a, MUST: the response format)"
+    return [tag for page in client.pages(first) for tag in schemas.check("tags-list", page.content, what)["tags"]]
 
 
 def assert_manifest_gone(client: RegistryClient, repo: str, reference: str, why: str) -> None:

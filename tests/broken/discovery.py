@@ -119,10 +119,10 @@ VARIANTS: list[Variant] = [
         middleware=rewrite(is_catalog, repeat_last_repository),
     ),
     Variant(
-        name="catalog-n-ignored",
-        description="_catalog ignores ?n= and lists every repository at once",
+        name="catalog-last-ignored",
+        description="_catalog ignores ?last=: every page starts at the first repository",
         select="test_catalog_honours_n_and_last",
         must_fail=("test_catalog_honours_n_and_last",),
-        middleware=ignoring("n", is_catalog),
+        middleware=ignoring("last", is_catalog),
     ),
 ]
