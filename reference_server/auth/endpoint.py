@@ -9,6 +9,7 @@ grant (form ``grant_type=password&username=…&password=…&scope=…``) for cli
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -39,7 +40,10 @@ def _grant(settings: AuthSettings, subject: str, scopes: list[str]) -> list[Acce
     return [g for g in (settings.policy.grant(subject, a) for a in wanted) if g is not None]
 
 
-def make_handlers(settings: AuthSettings):
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def make_handlers(settings: AuthSettings) -> tuple[Handler, Handler]:
     """The GET and POST handlers of the token endpoint for ``settings``."""
     expires_in = max(1, round(settings.token_ttl))
 

@@ -9,6 +9,7 @@ lacking them gets 401 ``error="insufficient_scope"`` when the account could obta
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from reference_server import errors
 from reference_server.auth.challenges import basic_challenge, basic_credentials, bearer_challenge
@@ -24,12 +25,12 @@ def _access_detail(scopes: list[Access]) -> list[dict[str, str]]:
     return [{"Type": a.type, "Name": a.name, "Action": ",".join(sorted(a.actions))} for a in scopes]
 
 
-def _unauthorized(request: web.Request, challenge: str, scopes: list[Access] = ()) -> web.Response:
+def _unauthorized(challenge: str, scopes: list[Access] = ()) -> web.Response:
     error = errors.unauthorized(_access_detail(list(scopes)), headers={"WWW-Authenticate": challenge})
     return error.to_response()
 
 
-def build_middleware(settings: AuthSettings):
+def build_middleware(settings: AuthSettings) -> Middleware:
     """The auth middleware for ``settings`` (htpasswd or token mode); in token mode it also
     serves the token endpoint, so the endpoint does not depend on the app's routing."""
     get_token, post_token = make_handlers(settings)
@@ -55,7 +56,7 @@ def build_middleware(settings: AuthSettings):
 async def _basic(settings: AuthSettings, request: web.Request, handler):
     credentials = basic_credentials(request)
     if credentials is None or not await settings.passwords.check(*credentials):
-        return _unauthorized(request, basic_challenge(settings))
+        return _unauthorized(basic_challenge(settings))
     request[SUBJECT_KEY] = credentials[0]
     return await handler(request)
 
@@ -65,11 +66,11 @@ async def _bearer(settings: AuthSettings, request: web.Request, handler):
     challenged = list(need.required) + ([need.mount_source] if need.mount_source else [])
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _unauthorized(request, bearer_challenge(settings, request, challenged), challenged)
+        return _unauthorized(bearer_challenge(settings, request, challenged), challenged)
     try:
         claims = settings.signer.verify(token.strip())
     except InvalidToken:
-        return _unauthorized(request, bearer_challenge(settings, request, challenged, "invalid_token"), challenged)
+        return _unauthorized(bearer_challenge(settings, request, challenged, "invalid_token"), challenged)
     policy = settings.policy
     missing = [a for a in need.required if not claims.grants(a)]
     if need.mount_source and not claims.grants(need.mount_source):
@@ -81,7 +82,7 @@ async def _bearer(settings: AuthSettings, request: web.Request, handler):
         forbidden = [a for a in missing if not covers(policy.allowed(claims.subject, a.type, a.name), a.actions)]
         if claims.subject and forbidden:
             return errors.denied(_access_detail(forbidden)).to_response()
-        return _unauthorized(request, bearer_challenge(settings, request, challenged, "insufficient_scope"), missing)
+        return _unauthorized(bearer_challenge(settings, request, challenged, "insufficient_scope"), missing)
     request[SUBJECT_KEY] = claims.subject
     request["can_read"] = lambda repo: claims.grants(Access("repository", repo, frozenset({PULL})))
     return await handler(request)
