@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from registry_harness import spec
 from registry_harness.builders import build_image
 from registry_harness.digests import digest_of
-from tests.peers.support import client_for
+from tests.peers.support import client_for, missing_peer
 
 REPO, TAG = "redis", "7.0.5-bullseye"
 
@@ -28,8 +32,19 @@ def jws_payload(document: bytes) -> bytes:
     return document[: header["formatLength"]] + tail
 
 
-def test_delete_by_converted_schema1_digest_is_manifest_unknown(distribution_schema1: str) -> None:
-    client = client_for(distribution_schema1)
+@pytest.fixture
+def empty_schema1_distribution(tmp_path: Path) -> Iterator[str]:
+    """A Distribution 2.8 of its own with ``compatibility.schema1.enabled``: the seed's catalog holds only redis."""
+    from registry_harness.peers import distribution_binary, start_distribution
+
+    if distribution_binary() is None:
+        missing_peer("Distribution is not installed (apt-get install docker-registry)")
+    with start_distribution(tmp_path, schema1=True) as url:
+        yield url
+
+
+def test_delete_by_converted_schema1_digest_is_manifest_unknown(empty_schema1_distribution: str) -> None:
+    client = client_for(empty_schema1_distribution)
     image = build_image((2000, 3000), "docker", real_layers=True)
     pushed = client.push_image(REPO, image, TAG)
     stored = pushed.headers["Docker-Content-Digest"]
