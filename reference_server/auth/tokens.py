@@ -19,6 +19,7 @@ from reference_server.auth.scopes import Access, covers
 
 ISSUER = "reference-registry"
 CLOCK_SKEW = 1.0
+MAX_REMEMBERED = 4096
 
 
 class InvalidToken(ValueError):
@@ -57,6 +58,7 @@ class TokenSigner:
         self.service = service
         self.key = key or secrets.token_bytes(32)
         self.kid = hashlib.sha256(self.key).hexdigest()[:16]
+        self._verified: dict[str, Claims] = {}  # token -> claims: decode and check the signature once
 
     def issue(self, subject: str, access: list[Access], ttl: float, now: float | None = None) -> tuple[str, float]:
         """A signed token and its issue time (epoch seconds)."""
@@ -81,6 +83,18 @@ class TokenSigner:
     def verify(self, token: str, now: float | None = None) -> Claims:
         """The token's claims; raises InvalidToken unless signature, audience and lifetime check out."""
         now = time.time() if now is None else now
+        known = self._verified.get(token)
+        if known is not None:
+            if now >= known.expires_at:
+                raise InvalidToken("token expired")
+            return known
+        claims = self._decode(token, now)
+        if len(self._verified) >= MAX_REMEMBERED:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _decode(self, token: str, now: float) -> Claims:
         parts = token.split(".")
         if len(parts) != 3:
             raise InvalidToken("not a JWT")
