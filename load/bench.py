@@ -91,14 +91,17 @@ def bench_rows(runs: list[dict], profiles: list[BenchProfile]) -> list[dict]:
     for bench in profiles:
         for key, label, bigger in FIGURES:
             values = {}
+            rounds = {}
             hot = {}
             for side in ("a", "b"):
                 mine = [r for r in runs if r["profile"] == bench.key and r["side"] == side and r.get("totals")]
-                values[side] = mean([r["totals"].get(key) for r in mine])
+                rounds[side] = [r["totals"].get(key) for r in mine]
+                values[side] = mean(rounds[side])
                 hot[side] = any(r.get("generator_bound") for r in mine)
             a, b = values["a"], values["b"]
             ratio = round(b / a, 3) if a not in (None, 0) and b is not None else None
             rows.append({"profile": bench.key, "figure": label, "a": a, "b": b, "ratio": ratio,
+                         "a_rounds": rounds["a"], "b_rounds": rounds["b"],
                          "bigger_is_better": bigger, "generator_bound": hot})
     return rows
 
@@ -219,7 +222,8 @@ def run_bench(args: argparse.Namespace) -> int:
     summary._dump(results / "bench.json", document)
     markdown = [f"# Load bench: {labels['a']} (A) vs {labels['b']} (B)", "",
                 f"{args.users} users, {run_time:g} s per run, {args.rounds} rounds (A, B alternating), "
-                f"{os.cpu_count()} CPUs shared by both registries and the load generator.", "",
+                f"{os.cpu_count()} CPUs shared by both registries and the load generator; load average "
+                f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after. Per-round values: bench.json.", "",
                 table(rows, labels["a"], labels["b"], markdown=True), "", *[f"- {c}" for c in CAVEATS]]
     (results / "bench.md").write_text("\n".join(markdown) + "\n")
     print(table(rows, labels["a"], labels["b"]))
