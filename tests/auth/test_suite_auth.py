@@ -99,6 +99,7 @@ def test_suite_passes_against_token_mode_over_https(token_server, users, tmp_pat
     assert all(v in ("pass", "warn", "skip", "disabled") for v in verdicts(data).values())
     assert data["target"]["password"] == "***"
     assert_secret_absent(users.alice, results, process)
+    assert users.alice not in token_server.stderr_text(), "password in the server's log"
 
 
 def test_suite_passes_against_htpasswd_mode_over_https(htpasswd_server, users, tmp_path):
@@ -154,4 +155,6 @@ def test_distribution_behind_htpasswd_gets_the_same_verdicts_as_without(tmp_path
         assert auth_verdicts[name] == "pass", (name, failures(guarded))
     assert auth_verdicts["test_anonymous_pull"] == "skip"
     assert_secret_absent(users.alice, tmp_path / "auth-results", process)
+    log = tmp_path / "auth" / "distribution" / "registry.log"
+    assert users.alice not in log.read_text(errors="replace"), "password in Distribution's log"
 
