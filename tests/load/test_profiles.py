@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from reference_server.launcher import start_server
+
 BLOB_GET = "GET /v2/[name]/blobs/[digest]"
 MANIFEST_GET = "GET /v2/[name]/manifests/[reference]"
 MANIFEST_HEAD = "HEAD /v2/[name]/manifests/[reference]"
@@ -73,3 +75,14 @@ def test_step_shape_drives_the_run(registry_url, run_load):
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.details["shape"] == "StepShape"
     assert run.details["totals"]["requests"] > 0
+
+
+def test_token_traffic_shows_in_the_stats(run_load):
+    with start_server(["--storage", "memory", "--auth", "token", "--token-ttl", "7"]) as server:
+        run = run_load("pull", "--target", server.url, "--users", "2", "--run-time", "3s", "--image-size", "1MiB")
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    tokens = run.entry("GET [token]")
+    # Short-lived tokens are fetched again during the run, and each fetch is a timed, successful request.
+    assert tokens["requests"] >= 2 and tokens["failures"] == 0
+    assert run.details["totals"]["failures"] == 0
