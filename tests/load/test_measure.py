@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
 
 from load.histogram import LatencyHistogram
 from load.images import LayerFactory, parse_size, seeded_image
@@ -12,6 +15,7 @@ from load.measure import Measure, MeasuredSession, endpoint_name
 from load.recorder import Recorder
 from load.slo import evaluate
 from load.workloads import pull_image
+from reference_server.launcher import serve_in_thread
 from registry_harness.client import RegistryClient
 from registry_harness.target import parse_target
 
@@ -99,3 +103,31 @@ def test_measured_session_times_requests_and_blames_the_failing_one(registry_url
     failed = {args[1]: kw["error"] for args, kw in events}
     assert "manifest unknown" in failed["GET /v2/[name]/manifests/[reference]"]
     assert "manifest unknown" in failed["missing manifest"]
+
+
+@pytest.fixture
+def slow_body_server() -> Iterator[str]:
+    """A server that sends headers at once and the body 200 ms later."""
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "4"})
+        await response.prepare(request)
+        await asyncio.sleep(0.2)
+        await response.write(b"body")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/v2/slow/blobs/{digest}", slow)
+    with serve_in_thread(app) as url:
+        yield url
+
+
+def test_request_time_includes_the_body_download_and_ttfb_does_not(slow_body_server):
+    events = []
+    session = MeasuredSession(lambda *args, **kw: events.append((args, kw)))
+    response = session.get(slow_body_server + "/v2/slow/blobs/sha256:00")
+    assert response.content == b"body"
+    session.settle()
+    (args, kw), = events
+    assert args[1] == "GET /v2/[name]/blobs/[digest]" and kw["received"] == 4
+    assert args[2] >= 190 and session.last.ttfb_ms < 150
