@@ -224,6 +224,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             info.update(status="disabled", reason=reason.removeprefix(rules.DISABLED_PREFIX))
         else:
             info.update(status="skip", reason=reason.removeprefix(rules.UNSUPPORTED_PREFIX))
+    elif report.failed and _refused_write(call) is not None:
+        # a read-only registry (or mirror) validly refused the write this check needed: not a failure
+        reason = _refused_write(call)
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), 0, f"Skipped: {rules.UNSUPPORTED_PREFIX}{reason}")
+        info.update(status="skip", reason=reason)
     elif report.failed:
         exc = call.excinfo.value if call.excinfo is not None else None
         status = "fail" if exc is None or isinstance(exc, REGISTRY_FAULTS + (pytest.fail.Exception,)) else "error"
@@ -247,6 +253,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             info["exchanges"] = [e.to_dict(secrets) for e in exchanges]
     report.conformance = info
     return report
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _refused_write(call: pytest.CallInfo) -> str | None:
+    """Why the exception of ``call`` is a valid refusal of a write (405 / 400 UNSUPPORTED), or None."""
+    exc = call.excinfo.value if call.excinfo is not None else None
+    response = getattr(exc, "response", None) if isinstance(exc, UnexpectedResponse) else None
+    if response is None or response.request is None or response.request.method not in WRITE_METHODS:
+        return None
+    reason = rules.write_refused(response)
+    if reason is None:
+        return None
+    return f"{reason} to {response.request.method} {mask_url(response.request.url or '')}; this check needs that write"
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
