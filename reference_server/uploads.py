@@ -222,16 +222,19 @@ def _algorithm(request: web.Request) -> str:
 
 
 async def _try_mount(request: web.Request, ctx: RegistryContext, name: str) -> web.Response | None:
-    """Cross-repository mount: 201 when the blob is readable in ``from`` (or, without ``from``,
-    in any repository: content-addressed data is shared, so a client that knows the digest may
-    link it); None to fall back to an ordinary upload session."""
+    """Cross-repository mount: 201 when the blob is readable in ``from`` (or, without ``from`` on
+    an open registry, in any repository: content-addressed data is shared, so a client that knows
+    the digest may link it); None to fall back to an ordinary upload session.
+
+    Under authentication a mount without ``from`` always falls back: the source repository is
+    unknown, so the server cannot tell whether the client may read the blob it asks to link."""
     digest = require_digest(request.query["mount"])
     source = request.query.get("from")
     if source is not None:
         require_name(source)
         readable = ctx.storage.repo_has_blob(source, digest) and ctx.can_read(request, source)
     else:
-        readable = ctx.storage.any_repo_has_blob(digest)
+        readable = ctx.config.auth is None and ctx.storage.any_repo_has_blob(digest)
     if not readable or ctx.storage.blob_size(digest) is None:
         return None
     await ctx.storage.link_blob(name, digest)

@@ -217,6 +217,18 @@ def test_mount_needs_read_access_to_the_source(token_server, pki, users, client_
     assert bob.head_blob("bob/copy", layer).status_code == 200
 
 
+def test_mount_without_from_never_links_a_blob_the_client_cannot_read(token_server, pki, users, client_for):
+    image = build_image((301,))
+    client_for(token_server, "bob").push_image("bob/secret", image, "v1")
+    layer = image.blobs[-1].digest
+    alice = client_for(token_server, "alice")
+    # alice knows the digest but may not read bob/secret: without ``from`` nothing is mounted
+    fallback = alice.mount_blob("team/guess", layer)
+    assert fallback.status_code == 202
+    alice.request("DELETE", alice.location(fallback), expect=204)
+    assert alice.head_blob("team/guess", layer).status_code == 404
+
+
 def test_open_token_mode_grants_everyone_everything(pki):
     with start_server(["--storage", "memory", "--auth", "token", "--tls-cert", str(pki.server_cert),
                        "--tls-key", str(pki.server_key)]) as server:
