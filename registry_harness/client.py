@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
+import urllib3
 
 from registry_harness import spec
 from registry_harness.auth import (
@@ -117,6 +118,9 @@ class RegistryClient:
         self.target = target
         self.session = session or requests.Session()
         self.session.verify = target.verify
+        if target.tls == "insecure":
+            # The user chose not to verify certificates: one warning per request is only noise.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.timeout = timeout
         self.recorder = recorder
         self.username = username if username is not None else target.username
