@@ -275,3 +275,22 @@ def test_verdicts_follow_the_five_states(registry: str, tmp_path: Path) -> None:
     assert checks["test_feature_unsupported"]["reason"] == "the registry answered 405 for this optional feature"
     should = checks["test_should_level_rule"]
     assert should["status"] == "pass" and "not a teapot" in should["warnings"][0]
+
+
+@pytest.mark.parametrize(("switch", "skipped", "phrase"), [
+    ("--read-only", ("test_blob_upload[chunked]", "test_blob_get", "test_manifest_get[oci-index-tag]",
+                     "test_seed_docker_push", "test_mount_from_other_repository"), "refuses writes"),
+    ("--no-delete", ("test_seed_delete_by_reported_digest_is_404", "test_seed_delete_by_stored_digest_is_202"),
+     "deletion is disabled"),
+    ("--no-catalog", ("test_seed_catalog_lists_repository",), "not offered"),
+])
+def test_switched_off_features_are_unsupported_not_failed(switch: str, skipped: tuple[str, ...], phrase: str,
+                                                          tmp_path: Path) -> None:
+    """The embedded server with a switch (via --server-arg): base/push/pull/seed never fail for it."""
+    result = run_cli("-m", "base or push or pull or seed", f"--server-arg={switch}", "--results-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    checks = {c["id"].rsplit("::", 1)[-1]: c for c in json.loads((tmp_path / "results.json").read_text())["checks"]}
+    assert not [c for c in checks.values() if c["status"] in ("fail", "error")]
+    for name in skipped:
+        assert checks[name]["status"] == "skip" and phrase in checks[name]["reason"], (name, checks[name])
+    assert checks["test_api_version_check"]["status"] == "pass"
