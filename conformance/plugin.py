@@ -350,7 +350,8 @@ class _Reporter:
         run = state.result(settings)
         tr = terminalreporter
         tr.section("registry conformance")
-        tr.write_line(f"target: {run.target.get('url')}  (tls {run.target.get('tls', '-')}, "
+        where = " [embedded reference server]" if settings.embedded else ""
+        tr.write_line(f"target: {run.target.get('url')}{where}  (tls {run.target.get('tls', '-')}, "
                       f"{'strict: SHOULD = failure' if settings.strict else 'SHOULD = warning'})")
         for check in run.checks:
             if check.status in ("fail", "error"):
