@@ -7,7 +7,6 @@ stored one is (202). Answers are compared in shape with the recorded ones in ``f
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,8 +16,8 @@ from conformance.steps import OCTET, assert_digest_header, assert_error_code, er
 from registry_harness import builders, schema1, spec
 from registry_harness.client import RegistryClient, with_query
 from registry_harness.digests import digest_of
+from registry_harness.data import read_json
 
-SEED_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "seed"
 TAG = "7.0.5-bullseye"
 # What ``http get URL`` (HTTPie) sends: no manifest type named, so no schema2 in Accept.
 HTTPIE_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "User-Agent": "HTTPie/3.2.1"}
@@ -28,7 +27,7 @@ MAX_CATALOG_PAGES = 200
 
 def recorded(name: str) -> dict:
     """One recorded seed exchange from fixtures/seed/."""
-    return json.loads((SEED_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    return read_json("seed", f"{name}.json")
 
 
 def assert_shape(client: RegistryClient, response: requests.Response, name: str, what: str) -> object:

@@ -1,7 +1,7 @@
 """JSON Schemas of registry responses (error body, tags list, catalog, OCI manifest and index).
 
-The schema files live beside this module (``registry_harness/schemas/*.json``) so an installed
-package finds them; ``validate`` and ``error_codes`` turn a violation into one readable
+The schema files live in ``fixtures/schemas/*.json`` (found through registry_harness.data, so
+an installed package finds them too); ``validate`` and ``error_codes`` turn a violation into one readable
 AssertionError, so a check that uses them fails (rather than errors) on a broken registry.
 """
 
@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from registry_harness import spec
+from registry_harness.data import read_json
 
-SCHEMA_DIR = Path(__file__).resolve().parent
 NAMES = ("error", "tags-list", "catalog", "descriptor", "oci-index", "oci-manifest")
 URN_PREFIX = "urn:registry-harness:schema:"
 MAX_PROBLEMS = 5
@@ -32,7 +31,7 @@ def load(name: str) -> dict[str, Any]:
     """The schema called ``name`` (one of NAMES) as a dict."""
     if name not in NAMES:
         raise KeyError(f"unknown schema {name!r}; choose one of {', '.join(NAMES)}")
-    schema = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    schema = read_json("schemas", f"{name}.json")
     if name == "error":
         codes = set(schema["properties"]["errors"]["items"]["properties"]["code"]["enum"])
         if codes != set(spec.ERROR_CODES):
