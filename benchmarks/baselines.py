@@ -23,7 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from benchmarks.processes import BenchError, background, tail
-from registry_harness.peers import free_port
+from registry_harness.processes import free_port
 
 READY_TIMEOUT = 20.0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from registry_harness.peers import stop_process
+from registry_harness.processes import stop_process
 
 READY_TIMEOUT = 20.0
 

@@ -23,6 +23,7 @@ import requests
 
 from load import slo, summary
 from load.images import SIZE_CHOICES, parse_size
+from registry_harness.processes import stop_process
 from registry_harness.target import TLS_MODES, Target, TargetError, target_from_env
 
 PROFILES = ("pull", "push", "mixed", "browse", "herd")
@@ -256,12 +257,7 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     try:
         code = process.wait(timeout=limit)
     except subprocess.TimeoutExpired:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_GRACE)
+        stop_process(process, STOP_GRACE)
         return RunResult(1, None, [], f"locust did not finish within {limit:.0f}s and was stopped")
     try:
         details = summary.read(folder)

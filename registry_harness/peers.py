@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -18,9 +17,10 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from registry_harness.processes import free_port, stop_process
+
 DISTRIBUTION_BINARY = "docker-registry"
 READY_TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0
 
 
 class PeerError(RuntimeError):
@@ -32,13 +32,6 @@ def distribution_binary() -> str | None:
     return shutil.which(DISTRIBUTION_BINARY) or (
         "/usr/bin/docker-registry" if os.access("/usr/bin/docker-registry", os.X_OK) else None
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now (the peer binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _merge(base: dict, extra: Mapping) -> dict:
@@ -88,18 +81,6 @@ def wait_ready(url: str, timeout: float = READY_TIMEOUT, process: subprocess.Pop
             last = str(exc)
         time.sleep(0.1)
     raise PeerError(f"{url} not ready after {timeout:.0f}s ({last})")
-
-
-def stop_process(process: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
-    """Terminate ``process``, waiting at most ``timeout`` seconds before killing it."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=timeout)
 
 
 @contextlib.contextmanager

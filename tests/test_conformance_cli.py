@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -19,6 +18,7 @@ from aiohttp import web
 from reference_server.app import create_app
 from reference_server.config import ServerConfig
 from reference_server.launcher import serve_in_thread
+from registry_harness.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120
@@ -30,12 +30,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "conformance", *args], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=TIMEOUT)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -84,7 +78,7 @@ def _one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_unreachable_target_is_exit_2_with_one_line(tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()  # free, so nothing answers there
     result = run_cli("--target", f"127.0.0.1:{port}", "--results-dir", str(tmp_path))
     assert result.returncode == 2
     line = _one_clear_line(result)
@@ -106,7 +100,7 @@ def test_bad_tls_mode_and_unknown_area_are_configuration_errors(tmp_path: Path) 
 
 
 def test_list_prints_every_check_without_network() -> None:
-    result = run_cli("--list", "--target", f"127.0.0.1:{closed_port()}")
+    result = run_cli("--list", "--target", f"127.0.0.1:{free_port()}")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line.split("\t") for line in result.stdout.splitlines() if line.count("\t") == 4]
     ids = {row[0] for row in rows}

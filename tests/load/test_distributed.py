@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
+from registry_harness.processes import free_port
 from tests.load.conftest import REPO_ROOT, RUN_TIMEOUT
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_master_with_two_workers(registry_url, tmp_path):
-    port = _free_port()
+    port = free_port()
     folder = tmp_path / "results"
     master = subprocess.Popen(
         [sys.executable, "-m", "load", "pull", "--target", registry_url, "--users", "4", "--run-time", "4s",

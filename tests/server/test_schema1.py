@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
-import requests
 
 from registry_harness import schema1
+from registry_harness.digests import digest_of
+from registry_harness.peers import distribution_binary, start_distribution
 from registry_harness.spec import DOCKER_MANIFEST_V1_SIGNED, DOCKER_MANIFEST_V2, OCI_MANIFEST
 from tests.server.helpers import Client, image
 
@@ -96,32 +93,9 @@ def test_conversion_needs_history() -> None:
         schema1.from_schema2(img.manifest, json.dumps(config).encode(), "x", "t")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.mark.skipif(shutil.which("docker-registry") is None, reason="Debian docker-registry not installed")
+@pytest.mark.skipif(distribution_binary() is None, reason="Debian docker-registry not installed")
 def test_conversion_matches_distribution_byte_for_byte(tmp_path) -> None:
-    port = _free_port()
-    config = tmp_path / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
-    process = subprocess.Popen(["docker-registry", "serve", str(config)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if requests.get(base + "/v2/", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "Distribution did not start"
-            time.sleep(0.1)
+    with start_distribution(tmp_path) as base:
         client = Client(base)
         img = image("peer", docker=True, layers=3)
         config_doc = json.loads(img.config)
@@ -129,7 +103,6 @@ def test_conversion_matches_distribution_byte_for_byte(tmp_path) -> None:
                                          "author": "a <b>", "comment": "x & y"})
         config_doc["number"] = 1.50e3
         img.config = json.dumps(config_doc, indent=3).encode()
-        from registry_harness.digests import digest_of
         img.manifest["config"]["digest"], img.manifest["config"]["size"] = digest_of(img.config), len(img.config)
         client.push_image("lib/peer", "v1", img)
         theirs = client.get("/v2/lib/peer/manifests/v1", 200, headers={"Accept": "application/json"})
@@ -137,6 +110,3 @@ def test_conversion_matches_distribution_byte_for_byte(tmp_path) -> None:
         assert schema1.payload(theirs.content) == ours.payload
         assert theirs.headers["Docker-Content-Digest"] == ours.digest
         schema1.verify(theirs.content)
-    finally:
-        process.terminate()
-        process.wait(10)
