@@ -25,10 +25,10 @@ from locust import User, constant, events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from load import seeding, slo, summary
-from load.images import SIZE_CHOICES, parse_size, seeded_image, size_labels
+from load.images import SIZE_CHOICES, parse_size, pick_size, seeded_image, size_labels
 from load.measure import Measure, MeasuredSession
 from load.recorder import Recorder
-from load.workloads import Pushed
+from load.workloads import Pushed, pull_image
 from registry_harness.client import RegistryClient
 from registry_harness.target import Target, TargetError, target_from_env
 
@@ -185,13 +185,28 @@ class RegistryUser(User):
         """Hook after seeding on master/local (the herd publisher starts here)."""
 
 
-def pull_labels(settings: Settings) -> list[str]:
-    return size_labels(settings.image_size)
+class SeededPullUser(RegistryUser):
+    """A user pulling the images seeded at test start, one per ``--image-size`` label (pull and mixed profiles).
 
+    Abstract, so Locust never runs it by itself; a profile adds the tasks and calls ``pull_one``.
+    """
 
-def warm_pull_images(settings: Settings) -> None:
-    for label in pull_labels(settings):
-        seeded_image(settings.run_id, label, settings.repo_prefix)
+    abstract = True
+
+    @classmethod
+    def seed(cls, client: RegistryClient, settings: Settings) -> list[Pushed]:
+        return seeding.seed_pull_images(client, settings.run_id, settings.repo_prefix,
+                                        size_labels(settings.image_size))
+
+    @classmethod
+    def prepare(cls, settings: Settings) -> None:
+        for label in size_labels(settings.image_size):
+            seeded_image(settings.run_id, label, settings.repo_prefix)
+
+    def pull_one(self) -> None:
+        """One whole-image pull (manifest HEAD and GET, config, layers, every byte verified) of a drawn size."""
+        label = pick_size(self.settings.image_size, self.rng)
+        pull_image(self.client, self.measure, seeded_image(self.settings.run_id, label, self.settings.repo_prefix))
 
 
 # -- configuration and roles ---------------------------------------------------------------------

@@ -6,25 +6,14 @@ once at test start and deleted at the end.
 
 from locust import task
 
-from load.common import RegistryUser, pull_labels, seeding, warm_pull_images
-from load.images import pick_size, seeded_image
-from load.workloads import pull_image
+from load.common import SeededPullUser
 
 
-class PullUser(RegistryUser):
+class PullUser(SeededPullUser):
     """A client pulling whole images as fast as the registry serves them."""
 
     profile = "pull"
 
-    @classmethod
-    def seed(cls, client, settings):
-        return seeding.seed_pull_images(client, settings.run_id, settings.repo_prefix, pull_labels(settings))
-
-    @classmethod
-    def prepare(cls, settings):
-        warm_pull_images(settings)
-
     @task
     def pull(self) -> None:
-        label = pick_size(self.settings.image_size, self.rng)
-        pull_image(self.client, self.measure, seeded_image(self.settings.run_id, label, self.settings.repo_prefix))
+        self.pull_one()
