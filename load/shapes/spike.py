@@ -4,7 +4,9 @@
 the run time) centred in ``--run-time``; the spike is spawned at once. Shows recovery after a burst.
 """
 
-from locust import LoadTestShape, events
+from locust import events
+
+from load.shapes import BoundedShape
 
 
 @events.init_command_line_parser.add_listener
@@ -13,21 +15,13 @@ def _options(parser) -> None:
     parser.add_argument("--spike-seconds", type=float, default=0.0, help="spike shape: length of the spike")
 
 
-class SpikeShape(LoadTestShape):
+class SpikeShape(BoundedShape):
     """Baseline, spike to ``--users`` for a while, baseline again; stops at ``--run-time``."""
 
-    use_common_options = True
-
-    def tick(self):
-        options = self.runner.environment.parsed_options
-        run_time = float(options.run_time or 0)
-        now = self.get_run_time()
-        if not run_time or now >= run_time:
-            return None
-        users = max(int(options.num_users or 1), 1)
+    def users_at(self, now, run_time, users, spawn_rate, options):
         baseline = int(getattr(options, "spike_baseline", 0) or 0) or max(users // 5, 1)
         length = float(getattr(options, "spike_seconds", 0.0) or 0.0) or run_time / 5
         start = (run_time - length) / 2
         if start <= now < start + length:
             return users, float(users)
-        return min(baseline, users), float(options.spawn_rate or users)
+        return min(baseline, users), spawn_rate

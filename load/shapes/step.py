@@ -4,7 +4,9 @@
 climb as load grows.
 """
 
-from locust import LoadTestShape, events
+from locust import events
+
+from load.shapes import BoundedShape
 
 
 @events.init_command_line_parser.add_listener
@@ -12,17 +14,10 @@ def _options(parser) -> None:
     parser.add_argument("--step-count", type=int, default=5, help="step shape: number of steps up to --users")
 
 
-class StepShape(LoadTestShape):
+class StepShape(BoundedShape):
     """Users rise in ``--step-count`` equal steps; the run stops at ``--run-time``."""
 
-    use_common_options = True
-
-    def tick(self):
-        options = self.runner.environment.parsed_options
-        run_time = float(options.run_time or 0)
-        if not run_time or self.get_run_time() >= run_time:
-            return None
+    def users_at(self, now, run_time, users, spawn_rate, options):
         steps = max(int(getattr(options, "step_count", 5) or 5), 1)
-        users = max(int(options.num_users or 1), 1)
-        step = min(int(self.get_run_time() / (run_time / steps)) + 1, steps)
-        return max(round(users * step / steps), 1), float(options.spawn_rate or users)
+        step = min(int(now / (run_time / steps)) + 1, steps)
+        return max(round(users * step / steps), 1), spawn_rate
