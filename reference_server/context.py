@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -65,9 +66,15 @@ def require_name(name: str) -> str:
     """Return ``name`` or raise NAME_INVALID (grammar, length, NUL, '..', uppercase...)."""
     if len(name) > NAME_MAX_LENGTH:
         raise errors.name_invalid(name[:64] + "...", f"longer than {NAME_MAX_LENGTH} characters")
-    if not valid_name(name):
+    if not _valid_name(name):
         raise errors.name_invalid(name, "does not match the repository name grammar")
     return name
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_name(name: str) -> bool:
+    """``valid_name``, remembered: every request names a repository, and few names recur a lot."""
+    return valid_name(name)
 
 
 def require_tag(tag: str) -> str:

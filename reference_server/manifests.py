@@ -3,6 +3,7 @@ and Distribution 2.x's on-the-fly schema2 -> signed schema1 conversion (``--sche
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,12 @@ class Accept:
     def lists(self, media_type: str) -> bool:
         """True when ``media_type`` is named explicitly (Distribution ignores wildcards)."""
         return any(candidate == media_type and quality > 0 for candidate, quality in self.ranges)
+
+
+@functools.lru_cache(maxsize=256)
+def parse_accept(headers: tuple[str, ...]) -> Accept:
+    """``Accept(headers)``, remembered: clients send the same few Accept headers over and over."""
+    return Accept(list(headers))
 
 
 # Validation -----------------------------------------------------------------------------------
@@ -329,7 +336,7 @@ async def get_manifest(request: web.Request, ctx: RegistryContext, name: str, re
                        ) -> web.StreamResponse:
     """GET/HEAD /v2/<name>/manifests/<tag-or-digest> : the stored bytes when acceptable, else 404."""
     record = _resolve(ctx, name, reference)
-    accept = Accept(request.headers.getall("Accept", []))
+    accept = parse_accept(tuple(request.headers.getall("Accept", ())))
     if ctx.config.schema1_compat:
         media_type, body, digest = await _distribution_negotiation(ctx, name, reference, record, accept)
     else:

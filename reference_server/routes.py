@@ -35,41 +35,49 @@ async def check(request: web.Request, ctx: RegistryContext) -> web.StreamRespons
 
 @dataclass(frozen=True)
 class Route:
-    """One path shape and the handler of each method it accepts."""
+    """One path shape and the handler of each method it accepts; ``marker`` is a substring every
+    matching path contains, checked before the regular expression because it is far cheaper."""
 
     pattern: re.Pattern[str]
     methods: dict[str, Handler]
+    marker: str = "/v2"
 
+
+ROUTE_KEY = "registry_route"  # request key: (method, path, (handler, params)) as shape_middleware resolved them
 
 ROUTES: tuple[Route, ...] = (
-    Route(re.compile(r"^/v2/?$"), {"GET": check, "HEAD": check}),
-    Route(re.compile(r"^/v2/_catalog$"), {"GET": catalog.list_repositories}),
-    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$"), {"POST": uploads.start_upload}),
-    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$"), {
-        "GET": uploads.upload_status,
-        "PATCH": uploads.patch_upload,
-        "PUT": uploads.put_upload,
-        "DELETE": uploads.cancel_upload,
-    }),
-    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), {
-        "GET": blobs.get_blob,
-        "HEAD": blobs.get_blob,
-        "DELETE": blobs.delete_blob,
-    }),
+    # Most frequent first: manifests and blobs are what pulls are made of.
     Route(re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$"), {
         "GET": manifests.get_manifest,
         "HEAD": manifests.get_manifest,
         "PUT": manifests.put_manifest,
         "DELETE": manifests.delete_manifest,
-    }),
-    Route(re.compile(r"^/v2/(?P<name>.+)/tags/list$"), {"GET": tags.list_tags}),
-    Route(re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), {"GET": referrers.list_referrers}),
+    }, "/manifests/"),
+    Route(re.compile(r"^/v2/?$"), {"GET": check, "HEAD": check}),
+    Route(re.compile(r"^/v2/_catalog$"), {"GET": catalog.list_repositories}, "/_catalog"),
+    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$"), {"POST": uploads.start_upload}, "/blobs/uploads"),
+    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$"), {
+        "GET": uploads.upload_status,
+        "PATCH": uploads.patch_upload,
+        "PUT": uploads.put_upload,
+        "DELETE": uploads.cancel_upload,
+    }, "/blobs/uploads/"),
+    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), {
+        "GET": blobs.get_blob,
+        "HEAD": blobs.get_blob,
+        "DELETE": blobs.delete_blob,
+    }, "/blobs/"),
+    Route(re.compile(r"^/v2/(?P<name>.+)/tags/list$"), {"GET": tags.list_tags}, "/tags/list"),
+    Route(re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), {"GET": referrers.list_referrers},
+          "/referrers/"),
 )
 
 
 def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
     """The handler and path parameters for a request; 404 or 405 UNSUPPORTED when none fits."""
     for route in ROUTES:
+        if route.marker not in path:
+            continue
         match = route.pattern.match(path)
         if match is None:
             continue
@@ -84,20 +92,27 @@ def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
 @web.middleware
 async def shape_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Answer unknown endpoints, wrong methods and malformed repository names (404/405/400)
-    before any later middleware — authentication included — looks at the request."""
-    if request.path == "/v2" or request.path.startswith("/v2/"):
-        _, params = resolve(request.method, request.path)
-        if "name" in params:
-            require_name(params["name"])
+    before any later middleware — authentication included — looks at the request; the route it
+    found is kept on the request for ``dispatch``."""
+    path = request.path
+    if path == "/v2" or path.startswith("/v2/"):
+        route = resolve(request.method, path)
+        if "name" in route[1]:
+            require_name(route[1]["name"])
+        request[ROUTE_KEY] = (request.method, path, route)
     return await handler(request)
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    """The one aiohttp handler: resolve the route, apply the write switches, validate the name."""
+    """The one aiohttp handler: resolve the route (once), apply the write switches, validate the name."""
     ctx = request.app[CONTEXT_KEY]
-    handler, params = resolve(request.method, request.path)
+    resolved = request.get(ROUTE_KEY)
+    if resolved is not None and resolved[0] == request.method and resolved[1] == request.path:
+        handler, params = resolved[2]
+    else:  # no shape_middleware in front, or a middleware passed on a changed request
+        handler, params = resolve(request.method, request.path)
+        if "name" in params:
+            require_name(params["name"])
     if ctx.config.read_only and request.method in WRITE_METHODS:
         raise errors.unsupported({"reason": "this registry is read-only"})
-    if "name" in params:
-        require_name(params["name"])
     return await handler(request, ctx, **params)

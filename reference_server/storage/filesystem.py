@@ -14,6 +14,10 @@ directory, followed by a fsync of the directory, so after ``kill -9`` a reader f
 old file or the complete new one. Blob content only enters ``blobs/`` by renaming a finished,
 verified upload, so a partial upload is never visible. Temporary files start with ``.tmp-``
 and are swept at startup.
+
+Tags and small manifests are also kept in a bounded in-memory cache, written through on every
+change made by this process (after the files are durable) and dropped on delete; the files stay
+the truth, and a fresh process starts with an empty cache. One server process owns a root.
 """
 
 from __future__ import annotations
@@ -27,8 +31,13 @@ import uuid as uuidlib
 from collections.abc import Iterator
 
 from reference_server.storage.base import ManifestRecord, Storage, UploadInfo, UploadSink
+from reference_server.storage.cache import LruCache
 
 _COMPONENTS = ("_blobs", "_manifests", "_tags")
+CACHED_TAGS = 16384  # (repository, tag) -> digest entries kept in memory
+CACHED_MANIFESTS = 4096  # manifest records kept in memory ...
+CACHED_MANIFEST_BYTES = 32 << 20  # ... holding at most this many body bytes in total
+CACHED_MANIFEST_MAX = 256 << 10  # larger manifests are always read from their file
 
 
 def _flat(digest: str) -> str:
@@ -138,6 +147,9 @@ class FilesystemStorage(Storage):
         for part in ("blobs", "repositories", "uploads"):
             _makedirs(os.path.join(self.root, part))
         self._sweep_temporaries()
+        self._tag_cache: LruCache[tuple[str, str], str] = LruCache(CACHED_TAGS)
+        self._manifest_cache: LruCache[tuple[str, str], ManifestRecord] = LruCache(
+            CACHED_MANIFESTS, CACHED_MANIFEST_BYTES, lambda record: len(record.body))
 
     # Paths (every argument was validated by the caller; _path double-checks containment)
     def _path(self, *parts: str) -> str:
@@ -292,11 +304,20 @@ class FilesystemStorage(Storage):
 
     # Manifests and tags
     def manifest_get(self, repo: str, digest: str) -> ManifestRecord | None:
+        record = self._manifest_cache.get((repo, digest))
+        if record is not None:
+            return record
         raw = _read(self._repo(repo, "_manifests", _flat(digest)))
         if raw is None:
             return None
         media_type, _, body = raw.partition(b"\n")
-        return ManifestRecord(digest=digest, media_type=media_type.decode(), body=body)
+        record = ManifestRecord(digest=digest, media_type=media_type.decode(), body=body)
+        self._remember_manifest(repo, record)
+        return record
+
+    def _remember_manifest(self, repo: str, record: ManifestRecord) -> None:
+        if len(record.body) <= CACHED_MANIFEST_MAX:
+            self._manifest_cache.put((repo, record.digest), record)
 
     def _manifest_put_sync(self, repo: str, record: ManifestRecord, tags: list[str],
                            subject: str | None, descriptor: dict | None) -> None:
@@ -310,7 +331,17 @@ class FilesystemStorage(Storage):
 
     async def manifest_put(self, repo: str, record: ManifestRecord, tags: list[str],
                            subject: str | None, descriptor: dict | None) -> None:
-        await asyncio.to_thread(self._manifest_put_sync, repo, record, tags, subject, descriptor)
+        try:
+            await asyncio.to_thread(self._manifest_put_sync, repo, record, tags, subject, descriptor)
+        except BaseException:
+            # Some files may have changed: forget what they said, the next read goes to disk.
+            self._manifest_cache.pop((repo, record.digest))
+            for tag in tags:
+                self._tag_cache.pop((repo, tag))
+            raise
+        self._remember_manifest(repo, record)
+        for tag in tags:
+            self._tag_cache.put((repo, tag), record.digest)
 
     def _manifest_delete_sync(self, repo: str, digest: str, subject: str | None) -> bool:
         path = self._repo(repo, "_manifests", _flat(digest))
@@ -325,14 +356,28 @@ class FilesystemStorage(Storage):
         return _unlink(path)
 
     async def manifest_delete(self, repo: str, digest: str, subject: str | None) -> bool:
-        return await asyncio.to_thread(self._manifest_delete_sync, repo, digest, subject)
+        try:
+            return await asyncio.to_thread(self._manifest_delete_sync, repo, digest, subject)
+        finally:
+            self._manifest_cache.pop((repo, digest))
+            self._tag_cache.drop_where(lambda key, value: key[0] != repo or value != digest)
 
     def tag_get(self, repo: str, tag: str) -> str | None:
+        digest = self._tag_cache.get((repo, tag))
+        if digest is not None:
+            return digest
         raw = _read(self._repo(repo, "_tags", tag))
-        return None if raw is None else raw.decode()
+        if raw is None:
+            return None
+        digest = raw.decode()
+        self._tag_cache.put((repo, tag), digest)
+        return digest
 
     async def tag_delete(self, repo: str, tag: str) -> bool:
-        return await asyncio.to_thread(_unlink, self._repo(repo, "_tags", tag))
+        try:
+            return await asyncio.to_thread(_unlink, self._repo(repo, "_tags", tag))
+        finally:
+            self._tag_cache.pop((repo, tag))
 
     def tags(self, repo: str) -> list[str]:
         try:
