@@ -15,8 +15,8 @@ from conformance.rules import rule, should, unsupported
 from conformance.steps import OCTET, assert_digest_header, assert_error_code, error_codes, parse_range, start_session
 from registry_harness import builders, schema1, spec
 from registry_harness.client import RegistryClient, with_query
-from registry_harness.digests import digest_of
 from registry_harness.data import read_json
+from registry_harness.digests import digest_of
 
 TAG = "7.0.5-bullseye"
 # What ``http get URL`` (HTTPie) sends: no manifest type named, so no schema2 in Accept.
