@@ -43,7 +43,7 @@ class Route:
     marker: str = "/v2"
 
 
-ROUTE_KEY = "registry_route"  # request key: (method, path, (handler, params)) as shape_middleware resolved them
+ROUTE_KEY = web.RequestKey("registry_route", tuple)  # (method, path, (handler, params)) from shape_middleware
 
 ROUTES: tuple[Route, ...] = (
     # Most frequent first: manifests and blobs are what pulls are made of.
