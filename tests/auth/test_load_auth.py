@@ -30,7 +30,8 @@ def test_pull_profile_runs_against_auth_over_https(mode, request, users, tmp_pat
     entries = {entry["name"]: entry for entry in details["entries"]}
     token = entries.get("GET [token]")
     if mode == "token":
-        assert token and token["requests"] >= 1 and token["failures"] == 0, f"token traffic not counted: {sorted(entries)}"
+        assert token and token["requests"] >= 1 and token["failures"] == 0, \
+            f"token traffic not counted: {sorted(entries)}"
         assert token["requests"] <= 4, "tokens are cached: about one fetch per user, not one per request"
     else:
         assert token is None, "Basic auth needs no token endpoint"
