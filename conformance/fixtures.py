@@ -23,6 +23,7 @@ from registry_harness.target import Target
 SETTINGS_KEY = pytest.StashKey[Settings]()
 EMBEDDED_KEY = pytest.StashKey[EmbeddedServer]()
 REPO_PREFIX = "conformance"
+GIVE_UP_AFTER_TIMEOUTS = 3  # timeouts in a row after which the registry counts as stopped
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 # Cleanup tolerates these answers: already gone, deletion off, or deletion refused as unsupported.
 CLEANUP_TOLERATED = (200, 202, 204, 400, 404, 405)
@@ -69,7 +70,9 @@ def target(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Targe
 @pytest.fixture(scope="session")
 def client(request: pytest.FixtureRequest, target: Target) -> RegistryClient:
     """A RegistryClient for the target; every exchange is attached to the running check."""
-    return RegistryClient(target, recorder=recorder_of(request.config).record)
+    return RegistryClient(target, recorder=recorder_of(request.config).record,
+                          timeout=request.config.option.conformance_request_timeout,
+                          give_up_after=GIVE_UP_AFTER_TIMEOUTS)
 
 
 def repository_name(run_id: str, nodeid: str, suffix: str = "") -> str:

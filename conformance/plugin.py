@@ -106,6 +106,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"where junit.xml, report.html and results.json go (default {DEFAULT_RESULTS_DIR}/)")
     group.addoption("--disable", dest="conformance_disable", action="append", default=[], metavar="AREA",
                     help="switch an area off (its checks are reported as disabled); repeatable")
+    group.addoption("--request-timeout", dest="conformance_request_timeout", type=float, default=30.0,
+                    metavar="SECONDS", help="how long one request may take (default 30); after "
+                    "3 timeouts in a row the registry counts as stopped and the remaining checks fail fast")
     group.addoption("--run-id", dest="conformance_run_id", default=None,
                     help="id used in repository names (default: random)")
     group.addoption("--embedded-target", dest="conformance_embedded", action="store_true", default=False,

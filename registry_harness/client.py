@@ -114,6 +114,7 @@ class RegistryClient:
         recorder: Recorder | None = None,
         username: str | None = None,
         password: str | None = None,
+        give_up_after: int | None = None,
     ) -> None:
         self.target = target
         self.session = session or requests.Session()
@@ -122,6 +123,9 @@ class RegistryClient:
             # The user chose not to verify certificates: one warning per request is only noise.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.timeout = timeout
+        # After this many timeouts in a row, stop sending: a hung registry fails fast, not for hours.
+        self.give_up_after = give_up_after
+        self.timeouts_in_a_row = 0
         self.recorder = recorder
         self.username = username if username is not None else target.username
         self.password = password if password is not None else target.password
@@ -217,6 +221,11 @@ class RegistryClient:
     # -- transport, auth and recording ------------------------------------------------------
 
     def _send(self, method, url, headers, data, stream, allow_redirects, timeout, extra) -> requests.Response:
+        if self.give_up_after and self.timeouts_in_a_row >= self.give_up_after:
+            raise RegistryError(
+                f"{method} {mask_url(url)}: not sent: the registry stopped answering "
+                f"({self.timeouts_in_a_row} requests in a row timed out)"
+            )
         started = time.perf_counter()
         body_bytes = bytes(data) if isinstance(data, bytes | bytearray) else None
         # An explicit verify keeps REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from overriding the TLS mode.
@@ -227,10 +236,13 @@ class RegistryClient:
                 allow_redirects=allow_redirects, timeout=timeout or self.timeout, **extra,
             )
         except requests.RequestException as exc:
+            if isinstance(exc, requests.Timeout):
+                self.timeouts_in_a_row += 1
             self._record(method, url, headers, body_bytes, None, started, stream, error=_one_line(exc))
             raise RegistryError(
                 f"{method} {mask_url(url)}: no usable answer from the registry ({_one_line(exc)})"
             ) from exc
+        self.timeouts_in_a_row = 0
         self._record(method, url, headers, body_bytes, response, started, stream)
         return response
 
