@@ -129,6 +129,18 @@ def _can_push(client: RegistryClient, repo: str) -> bool:
     return response.status_code in (201, 202)
 
 
+def _upload_with_pull_only_token(client: RegistryClient, bearer: Challenge, auth: AuthProbe) -> requests.Response:
+    """The answer to an upload start in the probe repository with a token asked only for pull (an account
+    that cannot push at all ends the check as unsupported; an opened session is cancelled)."""
+    if not _can_push(client, auth.repo):
+        unsupported(f"the configured account cannot push to {auth.repo}")
+    token = _token(client, bearer, repository_scope(auth.repo, "pull")).token
+    response = _bearer_get(client, f"/v2/{auth.repo}/blobs/uploads/", token.value, "POST")
+    if response.status_code == 202 and response.headers.get("Location"):
+        client.request("DELETE", client.location(response))
+    return response
+
+
 # -- challenges ----------------------------------------------------------------------------------
 
 @rule("auth-1", "MUST", "auth", "every 401 answer carries a WWW-Authenticate challenge (RFC 7235)")
@@ -274,12 +286,7 @@ def test_wrong_password_refused(client: RegistryClient, auth: AuthProbe) -> None
 
 @rule("auth-6", "MUST", "auth", "a token granted only pull on a repository cannot push to it")
 def test_pull_token_cannot_push(client: RegistryClient, bearer: Challenge, auth: AuthProbe) -> None:
-    if not _can_push(client, auth.repo):
-        unsupported(f"the configured account cannot push to {auth.repo}")
-    token = _token(client, bearer, repository_scope(auth.repo, "pull")).token
-    response = _bearer_get(client, f"/v2/{auth.repo}/blobs/uploads/", token.value, "POST")
-    if response.status_code == 202 and response.headers.get("Location"):
-        client.request("DELETE", client.location(response))
+    response = _upload_with_pull_only_token(client, bearer, auth)
     assert response.status_code in (401, 403), client.explain(
         response, (401,), "upload start with a token that was asked (and should be granted) only pull")
 
@@ -287,12 +294,7 @@ def test_pull_token_cannot_push(client: RegistryClient, bearer: Challenge, auth:
 @rule("auth-6", "MUST", "auth",
       'missing scope is 401 with a Bearer challenge (error="insufficient_scope" naming the needed scope)')
 def test_insufficient_scope_challenge(client: RegistryClient, bearer: Challenge, auth: AuthProbe) -> None:
-    if not _can_push(client, auth.repo):
-        unsupported(f"the configured account cannot push to {auth.repo}")
-    token = _token(client, bearer, repository_scope(auth.repo, "pull")).token
-    response = _bearer_get(client, f"/v2/{auth.repo}/blobs/uploads/", token.value, "POST")
-    if response.status_code == 202 and response.headers.get("Location"):
-        client.request("DELETE", client.location(response))
+    response = _upload_with_pull_only_token(client, bearer, auth)
     assert response.status_code == 401, client.explain(
         response, (401,), "push with a pull-only token (clients renew their token only on 401)")
     challenge = next((c for c in parse_challenges(response.headers.get("WWW-Authenticate"))

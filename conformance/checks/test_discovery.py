@@ -235,14 +235,20 @@ def test_tags_list_of_unknown_repository_is_name_unknown(client, repo):
 
 # -- catalog (Docker) --------------------------------------------------------------------------------
 
+def _two_new_repositories(client: RegistryClient, push_image, repo: str, other_repo: str) -> tuple[str, str]:
+    """Push a tiny image to ``repo`` and ``other_repo``; their names in lexical order. The catalog is asked
+    first, so a registry without one ends the check as unsupported before anything is pushed."""
+    catalog(client)
+    push_image(repo=repo, layer_sizes=(32,))
+    push_image(repo=other_repo, layer_sizes=(32,))
+    low, high = sorted((repo, other_repo))
+    return low, high
+
+
 @rule("docker-catalog", "MUST", "discovery",
       "GET /v2/_catalog lists the pushed repositories once each, in lexical order (Docker Registry HTTP API V2)")
 def test_catalog_lists_pushed_repositories_in_order(client, push_image, repo, other_repo):
-    catalog(client)  # an unsupported catalog ends the check before anything is pushed
-    push_image(repo=repo, layer_sizes=(32,))
-    push_image(repo=other_repo, layer_sizes=(32,))
-
-    high = max(repo, other_repo)
+    _, high = _two_new_repositories(client, push_image, repo, other_repo)
     try:
         names, pages = walk(client, catalog(client), "repositories", "catalog", "GET /v2/_catalog",
                             stop=lambda items: bool(items) and items[-1] > high)
@@ -258,10 +264,7 @@ def test_catalog_lists_pushed_repositories_in_order(client, push_image, repo, ot
       "_catalog?last= continues strictly after that repository (Docker Registry HTTP API V2); ?n= should "
       "limit the page (the Docker document says should, so an ignored n is a warning)")
 def test_catalog_honours_n_and_last(client, push_image, repo, other_repo):
-    catalog(client)
-    push_image(repo=repo, layer_sizes=(32,))
-    push_image(repo=other_repo, layer_sizes=(32,))
-    low, high = sorted((repo, other_repo))
+    low, high = _two_new_repositories(client, push_image, repo, other_repo)
 
     response = catalog(client, n=1)
     page = schemas.check("catalog", response.content, "GET /v2/_catalog?n=1")["repositories"]
@@ -282,10 +285,7 @@ def test_catalog_honours_n_and_last(client, push_image, repo, other_repo):
 @rule("docker-catalog", "MUST", "discovery",
       "_catalog Link pages list each repository once, in order, and Link is present while more remain")
 def test_catalog_link_pages_never_repeat(client, push_image, repo, other_repo):
-    catalog(client)
-    push_image(repo=repo, layer_sizes=(32,))
-    push_image(repo=other_repo, layer_sizes=(32,))
-    low, high = sorted((repo, other_repo))
+    low, high = _two_new_repositories(client, push_image, repo, other_repo)
     start = predecessor(low)
     params = {"n": 2, **({"last": start} if start else {})}
 

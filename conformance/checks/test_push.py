@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.fixtures import Cleanup
 from conformance.rules import rule, should, unsupported
 from conformance.steps import (
     OCTET,
@@ -37,6 +38,17 @@ def _sized_blob(session: Session, chunks: int = 3) -> bytes:
     """Random content big enough for ``chunks`` chunks of the registry's minimum length."""
     size = _chunk_size(session)
     return random_bytes(max(BLOB_SIZE, size * (chunks - 1) + 100))
+
+
+def _session_with_blob(client: RegistryClient, repo: str, cleanup: Cleanup,
+                       chunks: int) -> tuple[Session, bytes, str]:
+    """An open upload session, content for ``chunks`` chunks of its minimum length, and that content's digest
+    (remembered for the run's cleanup)."""
+    session = start_session(client, repo)
+    data = _sized_blob(session, chunks)
+    digest = digest_of(data)
+    cleanup.blob(repo, digest)
+    return session, data, digest
 
 
 def _upload(client: RegistryClient, repo: str, data: bytes, mode: str, digest: str,
@@ -92,10 +104,7 @@ def test_blob_upload(client: RegistryClient, repo: str, upload_mode: str, cleanu
       "every PATCH answers 202 with the next Location and Range: 0-<last byte received>, honouring "
       "OCI-Chunk-Min-Length")
 def test_chunk_answers_report_progress(client: RegistryClient, repo: str, cleanup) -> None:
-    session = start_session(client, repo)
-    data = _sized_blob(session, chunks=3)
-    digest = digest_of(data)
-    cleanup.blob(repo, digest)
+    session, data, digest = _session_with_blob(client, repo, cleanup, chunks=3)
     received = 0
     pieces = chunks_of(data, _chunk_size(session))
     assert len(pieces) >= 2
@@ -108,10 +117,7 @@ def test_chunk_answers_report_progress(client: RegistryClient, repo: str, cleanu
 @rule("end-6", "MUST", "push", "the final chunk MAY travel in the closing PUT (with Content-Range); the registry "
       "must accept it and store the whole blob")
 def test_last_chunk_in_closing_put(client: RegistryClient, repo: str, cleanup) -> None:
-    session = start_session(client, repo)
-    data = _sized_blob(session, chunks=2)
-    digest = digest_of(data)
-    cleanup.blob(repo, digest)
+    session, data, digest = _session_with_blob(client, repo, cleanup, chunks=2)
     split = _chunk_size(session)
     received = patch_chunk(client, session, data[:split], 0, 0)
     close_session(client, session, digest, data[split:], offset=received,
@@ -137,10 +143,7 @@ def test_out_of_order_chunk_is_416(client: RegistryClient, repo: str) -> None:
 @rule("end-13", "MUST", "push", "GET on an active upload answers 204 with Location and Range: 0-<last byte "
       "received>, and the session continues from there")
 def test_upload_status(client: RegistryClient, repo: str, cleanup) -> None:
-    session = start_session(client, repo)
-    data = _sized_blob(session, chunks=2)
-    digest = digest_of(data)
-    cleanup.blob(repo, digest)
+    session, data, digest = _session_with_blob(client, repo, cleanup, chunks=2)
     split = _chunk_size(session)
     received = patch_chunk(client, session, data[:split], 0, 0)
     response = client.request("GET", session.location)
