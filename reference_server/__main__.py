@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from reference_server.allocator import tune_allocator
 from reference_server.app import create_app
 from reference_server.auth import settings as auth_settings
 from reference_server.config import DEFAULT_MAX_MANIFEST_BYTES, DEFAULT_UPLOAD_TTL, ServerConfig
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    tune_allocator()
     try:
         asyncio.run(serve(args))
     except OSError as exc:

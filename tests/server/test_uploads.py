@@ -144,6 +144,36 @@ def test_body_shorter_than_content_length_is_size_invalid(server, repo: str) -> 
     assert "Traceback" not in server.stderr_text()
 
 
+def test_large_chunk_cut_short_is_undone_and_can_be_resent(server, repo: str) -> None:
+    """A cut body larger than the store's write-back step (8 MiB) leaves the session exactly at
+    its previous offset; the chunk can be sent again and the blob comes back byte for byte."""
+    client = Client(server.url)
+    data = os.urandom(4 * 1024 * 1024) + os.urandom(18 * 1024 * 1024)
+    first = 4 * 1024 * 1024
+    location = client.post(f"/v2/{repo}/blobs/uploads/", 202).headers["Location"]
+    location = client.patch(location, 202, data=data[:first], headers={"Content-Range": f"0-{first - 1}"}
+                            ).headers["Location"]
+    host, port = server.host_port.split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"PATCH {location} HTTP/1.1\r\nHost: {server.host_port}\r\n"
+                     f"Content-Range: {first}-{len(data) - 1}\r\nContent-Length: {len(data) - first}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        sock.sendall(data[first:first + 13 * 1024 * 1024])  # 13 of 18 MiB, then the client goes away
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + 30
+        while sock.recv(65536) and time.monotonic() < deadline:
+            pass
+    # The server may still be winding the cut request down: its Range must settle on the old offset.
+    settle = time.monotonic() + 10
+    while client.get(location, 204).headers["Range"] != f"0-{first - 1}" and time.monotonic() < settle:
+        time.sleep(0.05)
+    assert client.get(location, 204).headers["Range"] == f"0-{first - 1}"
+    location = client.patch(location, 202, data=data[first:], headers={
+        "Content-Range": f"{first}-{len(data) - 1}"}).headers["Location"]
+    client.put(location, 201, params={"digest": _digest(data)})
+    assert client.get(f"/v2/{repo}/blobs/{_digest(data)}", 200).content == data
+
+
 def test_unknown_digest_algorithm_is_rejected(client: Client, repo: str) -> None:
     client.post(f"/v2/{repo}/blobs/uploads/", 400, "DIGEST_INVALID", params={"digest-algorithm": "md5"})
 
