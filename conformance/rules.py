@@ -95,20 +95,3 @@ def write_refused(response: object) -> str | None:
     if status == 400 and b"UNSUPPORTED" in (getattr(response, "content", b"") or b""):
         return "the registry refuses writes (400 UNSUPPORTED)"
     return None
-
-
-def writes_or_unsupported(push: F) -> F:
-    """Wrap a push helper so that a refused write ends the check as **skip** instead of failing it."""
-    from registry_harness.client import UnexpectedResponse
-
-    def wrapped(*args: object, **kwargs: object) -> object:
-        try:
-            return push(*args, **kwargs)
-        except UnexpectedResponse as exc:
-            reason = write_refused(exc.response)
-            if reason is None:
-                raise
-            unsupported(f"{reason}; this check needs to push content first")
-            raise  # unreachable: unsupported() raises
-
-    return wrapped  # type: ignore[return-value]

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from conformance.rules import rule, should, unsupported, writes_or_unsupported
+from conformance.rules import rule, should, unsupported
 from registry_harness import schemas, spec
 from registry_harness.client import RegistryClient, parse_link_header
 
@@ -28,19 +28,12 @@ class WalkTooLong(AssertionError):
     """Following Link did not end within MAX_WALK_PAGES pages."""
 
 
-@pytest.fixture
-def push_image(push_image):
-    """The framework's push_image; a registry that refuses writes ends the check as unsupported."""
-    return writes_or_unsupported(push_image)
-
-
 def unique_tags(stems: tuple[str, ...] = TAG_STEMS) -> list[str]:
     """Tags for one check, unique to it even on a shared repository."""
     suffix = secrets.token_hex(3)
     return [f"{stem}-{suffix}" for stem in stems]
 
 
-@writes_or_unsupported
 def push_tagged(client: RegistryClient, push_image, cleanup, repo: str, tags: list[str]):
     """Push one small image under the first tag, then PUT the same manifest under the others."""
     image = push_image(repo=repo, tag=tags[0], layer_sizes=(64,))

@@ -19,18 +19,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance.rules import rule, unsupported, write_refused, writes_or_unsupported
+from conformance.rules import rule, unsupported, write_refused
 from registry_harness import builders, schemas
 from registry_harness.client import RegistryClient, with_query
 from registry_harness.digests import digest_of
 
 RAW_TIMEOUT = 5.0
-
-
-@pytest.fixture
-def push_image(push_image):
-    """The framework's push_image; a registry that refuses writes ends the check as unsupported."""
-    return writes_or_unsupported(push_image)
 
 
 def random_digest() -> str:

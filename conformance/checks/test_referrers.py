@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from conformance.rules import rule, should, unsupported, writes_or_unsupported
+from conformance.rules import rule, should, unsupported
 from registry_harness import builders, schemas, spec
 from registry_harness.client import RegistryClient, parse_link_header
 from registry_harness.digests import digest_of
@@ -22,17 +22,6 @@ SBOM = "application/vnd.registry-harness.sbom.v1+json"
 SIGNATURE = "application/vnd.registry-harness.signature.v1+json"
 ATTESTATION_CONFIG = "application/vnd.registry-harness.attestation.config.v1+json"
 MAX_PAGES = 100
-
-
-@pytest.fixture
-def push_image(push_image):
-    """The framework's push_image; a registry that refuses writes ends the check as unsupported."""
-    return writes_or_unsupported(push_image)
-
-
-@pytest.fixture
-def push_artifact(push_artifact):
-    return writes_or_unsupported(push_artifact)
 
 
 @dataclass
