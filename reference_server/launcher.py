@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from aiohttp import web
 
+from registry_harness.processes import stop_process
+
 STARTUP_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
@@ -51,15 +53,9 @@ class ServerProcess:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
         """SIGTERM, wait (SIGKILL after ``timeout``); return the exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        code = stop_process(self.process, timeout)
         self._close()
-        return self.process.returncode
+        return code
 
     def kill(self) -> None:
         """SIGKILL, the way a crash would end it, and reap it."""
