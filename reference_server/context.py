@@ -6,6 +6,7 @@ import asyncio
 import functools
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -19,6 +20,8 @@ from registry_harness.spec import NAME_MAX_LENGTH, valid_name, valid_tag
 
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Set by an auth middleware: may this request read the named repository? (absent = no auth, yes)
+CAN_READ_KEY = web.RequestKey("can_read", Callable[[str], bool])
 
 
 @dataclass
@@ -47,9 +50,9 @@ class RegistryContext:
         return lock
 
     def can_read(self, request: web.Request, repo: str) -> bool:
-        """Whether this request may read ``repo``; an auth middleware may set ``request["can_read"]``
+        """Whether this request may read ``repo``; an auth middleware may set ``request[CAN_READ_KEY]``
         to a callable taking a repository name (used for mounts with ``from``)."""
-        check = request.get("can_read")
+        check = request.get(CAN_READ_KEY)
         return True if check is None else bool(check(repo))
 
     def release_lock(self, key: str) -> None:

@@ -17,8 +17,9 @@ from reference_server.auth.endpoint import make_handlers
 from reference_server.auth.scopes import PULL, Access, Need, covers, needed_access
 from reference_server.auth.settings import TOKEN_PATH, AuthSettings
 from reference_server.auth.tokens import InvalidToken
+from reference_server.context import CAN_READ_KEY
 
-SUBJECT_KEY = "auth_subject"
+SUBJECT_KEY = web.RequestKey("auth_subject", str)
 
 
 def _access_detail(scopes: list[Access]) -> list[dict[str, str]]:
@@ -84,5 +85,5 @@ async def _bearer(settings: AuthSettings, request: web.Request, handler):
             return errors.denied(_access_detail(forbidden)).to_response()
         return _unauthorized(bearer_challenge(settings, request, challenged, "insufficient_scope"), missing)
     request[SUBJECT_KEY] = claims.subject
-    request["can_read"] = lambda repo: claims.grants(Access("repository", repo, frozenset({PULL})))
+    request[CAN_READ_KEY] = lambda repo: claims.grants(Access("repository", repo, frozenset({PULL})))
     return await handler(request)
