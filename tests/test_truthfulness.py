@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import subprocess
 import sys
@@ -45,11 +46,13 @@ def run_suite(variant: Variant, results: Path, with_middleware: bool) -> tuple[i
     args = build_parser().parse_args([*variant.server_args, "--storage", "memory"])
     middlewares = [variant.middleware] if with_middleware and variant.middleware is not None else []
     app = create_app(config_from_args(args), middlewares=middlewares)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCI_", "PYTEST_"))} | dict(variant.env)
+    strict = ["--strict"] if variant.strict else []
     with serve_in_thread(app) as url:
         process = subprocess.run(
-            [sys.executable, "-m", "conformance", "--target", url, "-k", variant.select,
+            [sys.executable, "-m", "conformance", "--target", url, "-k", variant.select, *strict,
              "--results-dir", str(results), "-p", "no:xdist"],
-            cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+            cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env,
         )
     output = process.stdout[-4000:] + process.stderr[-2000:]
     path = results / "results.json"
@@ -82,9 +85,9 @@ def test_broken_registry_is_caught(module: str, variant: Variant, tmp_path: Path
 
 def _controls() -> list[tuple[str, Variant]]:
     """One control run per distinct (switches, selection) among the variants."""
-    seen: dict[tuple[tuple[str, ...], str], tuple[str, Variant]] = {}
+    seen: dict[tuple[object, ...], tuple[str, Variant]] = {}
     for module, variant in VARIANTS:
-        seen.setdefault((variant.server_args, variant.select), (module, variant))
+        seen.setdefault((variant.server_args, variant.select, variant.strict, variant.env), (module, variant))
     return list(seen.values())
 
 
@@ -108,3 +111,4 @@ def test_every_variant_names_what_it_breaks() -> None:
     for module, variant in VARIANTS:
         assert variant.must_fail and variant.select and variant.description, f"{module}:{variant.name} is incomplete"
         assert variant.middleware is not None or variant.server_args, f"{module}:{variant.name} breaks nothing"
+

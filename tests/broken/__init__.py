@@ -22,6 +22,9 @@ class Variant:
     ``select`` is the pytest ``-k`` expression of the checks to run against it; every check in
     ``must_fail`` (substrings of test node ids) must end as a failure. Build the breakage with
     an aiohttp ``middleware`` around the reference app and/or extra ``server_args`` (switches).
+    ``strict`` runs the suite with ``--strict``, so a SHOULD that is not met fails instead of
+    warning (how SHOULD-level checks are shown to catch their variant); ``env`` adds environment
+    variables for the suite (credentials such as ``OCI_USERNAME``/``OCI_PASSWORD``).
     """
 
     name: str
@@ -30,6 +33,8 @@ class Variant:
     must_fail: tuple[str, ...]
     middleware: Middleware | None = None
     server_args: tuple[str, ...] = field(default=())
+    strict: bool = False
+    env: tuple[tuple[str, str], ...] = field(default=())
 
 
 def rewrite(match: Callable[[web.Request], bool], change: Callable[[web.Request, web.StreamResponse], object]):
