@@ -1,4 +1,4 @@
-"""Broken discovery: a tags list or catalog that breaks ordering, n, last, Link or NAME_UNKNOWN."""
+"""Broken discovery: a tags list or catalog that breaks ordering, n (n=0 included), last, Link or NAME_UNKNOWN."""
 
 from __future__ import annotations
 
@@ -54,6 +54,14 @@ def ignoring(parameter: str, match):
         return await handler(request)
 
     return middleware
+
+
+def is_catalog_n_zero(request: web.Request) -> bool:
+    return is_catalog(request) and request.query.get("n") == "0"
+
+
+def reverse_repositories(request, response):
+    edit_json(response, lambda value: {**value, "repositories": list(reversed(value["repositories"]))})
 
 
 @web.middleware
@@ -124,5 +132,20 @@ VARIANTS: list[Variant] = [
         select="test_catalog_honours_n_and_last",
         must_fail=("test_catalog_honours_n_and_last",),
         middleware=ignoring("last", is_catalog),
+    ),
+    Variant(
+        name="catalog-unsorted",
+        description="_catalog lists repositories in reverse lexical order",
+        select="test_catalog_lists_pushed_repositories_in_order",
+        must_fail=("test_catalog_lists_pushed_repositories_in_order",),
+        middleware=rewrite(is_catalog, reverse_repositories),
+    ),
+    Variant(
+        name="catalog-n-zero-unlimited",
+        description="_catalog?n=0 is read as no limit (a falsy page size) and returns every repository",
+        select="test_catalog_n_zero_is_empty",
+        must_fail=("test_catalog_n_zero_is_empty",),
+        middleware=ignoring("n", is_catalog_n_zero),
+        strict=True,
     ),
 ]
