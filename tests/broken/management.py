@@ -1,5 +1,5 @@
 """Broken deletion: deletes that answer 202 and do nothing, unknown content "deleted" with 202,
-and a tags list that keeps showing tags after their manifest is gone.
+and a tags list that keeps showing tags after their manifest is gone (also behind a _catalog entry).
 """
 
 from __future__ import annotations
@@ -130,5 +130,13 @@ VARIANTS: list[Variant] = [
         select="test_delete_manifest_by_digest",
         must_fail=("test_delete_manifest_by_digest",),
         middleware=tag_outlives_its_manifest(),
+    ),
+    Variant(
+        name="catalog-repository-keeps-deleted-tag",
+        description="after its last manifest is deleted the repository stays in _catalog, its tags list still "
+                    "showing the deleted tag",
+        select="test_catalog_after_deleting_the_last_manifest",
+        must_fail=("test_catalog_after_deleting_the_last_manifest",),
+        middleware=stale_tags_list(),
     ),
 ]
