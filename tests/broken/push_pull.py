@@ -4,16 +4,22 @@ Upload answers without Location or Range, a Range off by one, mismatching conten
 fake single POST, chunks accepted out of order, the final chunk refused in the closing PUT, an
 upload status with the wrong status, a cancel that does nothing, mounts that lie, blobs served
 across repositories, corrupted bytes, wrong digests, a HEAD with a body, Range handled wrongly,
-and manifests with a wrong digest or media type.
+manifests with a wrong digest or media type, unknown blobs served empty, unknown manifests reported
+as unknown blobs, negotiation that relabels or re-encodes manifests, digest-algorithm sessions that
+ignore the algorithm named, sha512 blobs that cannot be read back, and mounts without ``from``
+that mount nothing.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from reference_server import errors
 from reference_server.context import CONTEXT_KEY
 from reference_server.errors import RegistryError
 from registry_harness import spec
@@ -215,6 +221,91 @@ def manifest_list_as_index(request, response):
         response.headers["Content-Type"] = spec.OCI_INDEX
 
 
+@web.middleware
+async def unknown_blob_served_empty(request: web.Request, handler):
+    """GET/HEAD of a blob the repository does not hold answer 200 with an empty body (the storage
+    layer hands back an empty reader for a missing key)."""
+    try:
+        return await handler(request)
+    except RegistryError as exc:
+        match = BLOB.match(request.path)
+        if exc.code == "BLOB_UNKNOWN" and match and request.method in ("GET", "HEAD"):
+            return web.Response(status=200, body=b"", headers={"Docker-Content-Digest": match["digest"],
+                                                              "Content-Type": "application/octet-stream"})
+        raise
+
+
+@web.middleware
+async def manifest_miss_is_blob_unknown(request: web.Request, handler):
+    """A manifest lookup that misses reports the blob store's error: 404 BLOB_UNKNOWN."""
+    try:
+        return await handler(request)
+    except RegistryError as exc:
+        if exc.code == "MANIFEST_UNKNOWN" and MANIFEST.match(request.path):
+            raise errors.blob_unknown(request.path.rpartition("/")[2]) from None
+        raise
+
+
+def several_types(request: web.Request) -> bool:
+    return on("GET", MANIFEST)(request) and "," in ",".join(request.headers.getall("Accept", ()))
+
+
+def label_with_first_accepted(request, response):
+    """Content-Type is the first type the client listed, not the type the manifest was pushed as."""
+    if response.status == 200:
+        first = ",".join(request.headers.getall("Accept", ())).split(",")[0].split(";")[0].strip()
+        response.headers["Content-Type"] = first
+
+
+def reencoded(request, response):
+    """The manifest is parsed to choose a representation and served re-serialised (pretty-printed)."""
+    if response.status == 200 and isinstance(response, web.Response) and response.body:
+        response.body = json.dumps(json.loads(response.body), indent=3).encode()
+
+
+def algorithm_always_sha512():
+    """A session opened with ?digest-algorithm= hashes with sha512 whatever algorithm it names:
+    closing it with a sha256 digest is refused 400 DIGEST_INVALID."""
+    opened: set[str] = set()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if on("PUT", SESSION)(request) and request.path in opened and \
+                request.query.get("digest", "").startswith("sha256:"):
+            await request.read()
+            raise errors.digest_invalid({"reason": "content does not match the sha512 digest of the session"})
+        response = await handler(request)
+        if on("POST", UPLOADS, "digest-algorithm")(request) and response.status == 202 and \
+                "Location" in response.headers:
+            opened.add(urlsplit(response.headers["Location"]).path)
+        return response
+
+    return middleware
+
+
+@web.middleware
+async def sha512_blobs_unreadable(request: web.Request, handler):
+    """sha512 uploads are accepted (201) but blobs are indexed by sha256 only: GET/HEAD by the
+    sha512 digest answer 404."""
+    match = BLOB.match(request.path)
+    if match and request.method in ("GET", "HEAD") and match["digest"].startswith("sha512:"):
+        raise errors.blob_unknown(match["digest"])
+    return await handler(request)
+
+
+@web.middleware
+async def mount_without_from_links_nothing(request: web.Request, handler):
+    """POST ?mount= without from answers 201 when any repository holds the blob, but never links it
+    into the target repository."""
+    if on("POST", UPLOADS, "mount")(request) and "from" not in request.query:
+        digest = request.query["mount"]
+        if request.app[CONTEXT_KEY].storage.any_repo_has_blob(digest):
+            name = request.path.split("/blobs/")[0].removeprefix("/v2/")
+            return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{digest}",
+                                                     "Docker-Content-Digest": digest})
+    return await handler(request)
+
+
 VARIANTS: list[Variant] = [
     Variant(
         "v2-root-404", "GET /v2/ answers 404, as if the API were not implemented",
@@ -362,5 +453,49 @@ VARIANTS: list[Variant] = [
         must_fail=("test_manifest_get[docker-manifest-list-tag]", "test_manifest_get[docker-manifest-list-digest]",
                    "test_manifest_content_negotiation[docker-manifest-list]"),
         middleware=rewrite(on("GET", MANIFEST), manifest_list_as_index),
+    ),
+    Variant(
+        "unknown-blob-served-empty", "GET/HEAD of an unknown blob answer 200 with an empty body",
+        select="test_blob_unknown",
+        must_fail=("test_blob_unknown",),
+        middleware=unknown_blob_served_empty,
+    ),
+    Variant(
+        "manifest-miss-is-blob-unknown", "GET of an unknown manifest answers 404 BLOB_UNKNOWN",
+        select="test_manifest_unknown",
+        must_fail=("test_manifest_unknown",),
+        middleware=manifest_miss_is_blob_unknown,
+    ),
+    Variant(
+        "negotiation-labels-first-accepted", "with several types in Accept, Content-Type is the first one listed",
+        select="test_manifest_content_negotiation",
+        must_fail=("test_manifest_content_negotiation[oci-index]", "test_manifest_content_negotiation[docker-manifest]",
+                   "test_manifest_content_negotiation[docker-manifest-list]"),
+        middleware=rewrite(several_types, label_with_first_accepted),
+    ),
+    Variant(
+        "negotiation-reencodes", "with several types in Accept, the manifest is served re-serialised",
+        select="test_manifest_content_negotiation",
+        must_fail=("test_manifest_content_negotiation[oci-manifest]", "test_manifest_content_negotiation[oci-index]",
+                   "test_manifest_content_negotiation[docker-manifest]", "test_manifest_content_negotiation[artifact]"),
+        middleware=rewrite(several_types, reencoded),
+    ),
+    Variant(
+        "digest-algorithm-always-sha512", "a ?digest-algorithm= session hashes with sha512 whatever it names",
+        select="test_upload_digest_algorithm",
+        must_fail=("test_upload_digest_algorithm[sha256]",),
+        middleware=algorithm_always_sha512(),
+    ),
+    Variant(
+        "sha512-blobs-unreadable", "sha512 uploads are accepted but the blob is not served by its sha512 digest",
+        select="test_upload_digest_algorithm",
+        must_fail=("test_upload_digest_algorithm[sha512]",),
+        middleware=sha512_blobs_unreadable,
+    ),
+    Variant(
+        "mount-without-from-links-nothing", "POST ?mount= without from answers 201 but the blob is not linked",
+        select="test_mount_without_from",
+        must_fail=("test_mount_without_from",),
+        middleware=mount_without_from_links_nothing,
     ),
 ]
