@@ -1,6 +1,7 @@
 """Broken referrers: a descriptor missing, a wrong filter (with or without OCI-Filters-Applied),
 404 for a subject nothing refers to, a wrong Content-Type, artifactType not derived from the
-config, annotations dropped, pages that repeat a descriptor.
+config, annotations dropped, pages that repeat a descriptor, a malformed digest answered with an
+empty index, deleted referrers that stay listed.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ import json
 
 from aiohttp import web
 
+from reference_server.context import CONTEXT_KEY
+from reference_server.errors import RegistryError
+from reference_server.manifests import subject_of
+from registry_harness import spec
 from tests.broken import Variant, rewrite
 
 
@@ -81,6 +86,46 @@ def repeat_across_pages(request, response):
                    else manifests)
 
 
+@web.middleware
+async def malformed_digest_empty_index(request: web.Request, handler):
+    """The subject digest is never validated: referrers of ``sha256:not-a-digest`` are an empty index."""
+    try:
+        return await handler(request)
+    except RegistryError as exc:
+        if is_referrers(request) and exc.code == "DIGEST_INVALID":
+            index = {"schemaVersion": 2, "mediaType": spec.OCI_INDEX, "manifests": []}
+            return web.Response(body=json.dumps(index).encode(), headers={"Content-Type": spec.OCI_INDEX})
+        raise
+
+
+def stale_referrers_index():
+    """Deleting a manifest removes it but not its entry in the referrers index of its subject."""
+    stale: dict[tuple[str, str], list[dict]] = {}
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        path = request.path
+        if request.method == "DELETE" and "/manifests/" in path:
+            name, _, reference = path.removeprefix("/v2/").rpartition("/manifests/")
+            storage = request.app[CONTEXT_KEY].storage
+            record = storage.manifest_get(name, reference) if ":" in reference else None
+            subject = subject_of(record) if record is not None else None
+            listed = [d for d in storage.referrers(name, subject) if d["digest"] == reference] if subject else []
+            response = await handler(request)
+            if listed and response.status == 202:
+                stale.setdefault((name, subject), []).extend(listed)
+            return response
+        if not is_referrers(request):
+            return await handler(request)
+        response = await handler(request)
+        name, _, subject = path.removeprefix("/v2/").rpartition("/referrers/")
+        edit_index(response, lambda manifests: manifests + [d for d in stale.get((name, subject), [])
+                                                            if d["digest"] not in {m["digest"] for m in manifests}])
+        return response
+
+    return middleware
+
+
 VARIANTS: list[Variant] = [
     Variant(
         name="referrers-missing-descriptor",
@@ -137,5 +182,19 @@ VARIANTS: list[Variant] = [
         select="test_referrers_pages_cover_every_referrer_once",
         must_fail=("test_referrers_pages_cover_every_referrer_once",),
         middleware=rewrite(is_referrers, repeat_across_pages),
+    ),
+    Variant(
+        name="referrers-malformed-digest-empty-index",
+        description="referrers of a malformed digest answer 200 with an empty index instead of 400",
+        select="test_referrers_with_malformed_digest_is_400",
+        must_fail=("test_referrers_with_malformed_digest_is_400",),
+        middleware=malformed_digest_empty_index,
+    ),
+    Variant(
+        name="referrers-stale-after-delete",
+        description="a deleted referrer stays in the referrers list of its subject",
+        select="test_deleted_referrer_leaves_the_list",
+        must_fail=("test_deleted_referrer_leaves_the_list",),
+        middleware=stale_referrers_index(),
     ),
 ]
