@@ -102,9 +102,9 @@ def repository_of(path: str) -> str | None:
 
 @web.middleware
 async def html_404_for_unknown_repository(request: web.Request, handler):
-    """A front proxy answers requests for repositories the registry does not hold with its own
-    HTML 404 page, never passing the registry's JSON error through."""
-    name = repository_of(request.path)
+    """A front proxy answers reads of repositories the registry does not hold with its own HTML
+    404 page, never passing the registry's JSON error through."""
+    name = repository_of(request.path) if request.method in ("GET", "HEAD") else None
     if name and spec.valid_name(name) and not request.app[CONTEXT_KEY].storage.repo_exists(name):
         return web.Response(status=404, text="<html><body><h1>404 Not Found</h1></body></html>",
                             content_type="text/html")
@@ -206,7 +206,7 @@ VARIANTS: list[Variant] = [
     ),
     Variant(
         name="unknown-repository-html-404",
-        description="requests for a repository the registry does not hold get a proxy's HTML 404 page",
+        description="reads of a repository the registry does not hold get a proxy's HTML 404 page",
         select="test_error_answer_fits_the_situation and unknown-repository",
         must_fail=situations("unknown-repository-blob", "unknown-repository-tags", "unknown-repository-manifest"),
         middleware=html_404_for_unknown_repository,
