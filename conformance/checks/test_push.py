@@ -222,7 +222,7 @@ def test_upload_digest_algorithm(client: RegistryClient, repo: str, algorithm: s
     data = random_bytes(BLOB_SIZE)
     digest = digest_of(data, algorithm)
     response = client.start_upload(repo, {"digest-algorithm": algorithm}, headers={"Content-Length": "0"})
-    if response.status_code == 400:
+    if response.status_code == 400 and algorithm != "sha256":  # every registry MUST handle sha256
         unsupported(f"{algorithm} uploads not supported: POST ?digest-algorithm={algorithm} answered 400 "
                     f"{error_codes(response) or ''}".strip())
     client.check(response, 202, f"POST ?digest-algorithm={algorithm} (end-4c)")
