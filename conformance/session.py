@@ -7,16 +7,14 @@ same way, and so the CLI can reject an unusable target with one line before pyte
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
 import urllib3
 
-from registry_harness.target import Target, TargetError, target_from_env
+from registry_harness.target import Target, TargetError, probe, short_cause, target_from_env
 
 DEFAULT_RESULTS_DIR = Path("results") / "conformance"
 PREFLIGHT_TIMEOUT = 10.0
@@ -101,20 +99,11 @@ def preflight(target: Target, timeout: float = PREFLIGHT_TIMEOUT) -> int:
 
     Raises ConfigurationError with one line when nothing usable answers (refused, TLS, timeout).
     """
-    url = target.base_url + "/v2/"
     quiet_insecure(target)
     try:
-        response = requests.get(url, timeout=timeout, verify=target.verify, allow_redirects=False)
-    except requests.exceptions.SSLError as exc:
-        raise ConfigurationError(f"{url}: TLS handshake failed ({_first_line(exc)}); give the CA with "
-                                 "OCI_CA_BUNDLE (make: CA_BUNDLE=) or use --tls insecure") from None
-    except requests.RequestException as exc:
-        hint = ""
-        if target.tls == "disabled" and isinstance(exc, requests.ConnectionError) and "refused" not in str(exc):
-            hint = "; if it serves https, use an https:// target or --tls enabled|insecure"
-        raise ConfigurationError(f"{url}: registry unreachable ({_first_line(exc)}){hint}") from None
-    # Any HTTP answer, even a 404 or 500, means something is listening: the base check judges it.
-    return response.status_code
+        return probe(target, timeout)
+    except TargetError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def quiet_insecure(target: Target) -> None:
@@ -141,7 +130,7 @@ class EmbeddedServer:
         try:
             self.process = start_server(self.args)
         except Exception as exc:  # noqa: BLE001 - any startup failure is a configuration error
-            raise ConfigurationError(f"the embedded reference server did not start: {_first_line(exc)}") from None
+            raise ConfigurationError(f"the embedded reference server did not start: {short_cause(exc)}") from None
         try:
             return resolve_target(self.process.url, None, env={})  # type: ignore[return-value]
         except ConfigurationError:
@@ -154,15 +143,3 @@ class EmbeddedServer:
             self.process = None
 
 
-_CAUSE_RE = re.compile(r"\[SSL: [A-Z_]+\] ([^(]+)|(Connection refused|Name or service not known|timed out|"
-                       r"Remote end closed connection without response|Connection reset by peer)")
-
-
-def _first_line(exc: BaseException) -> str:
-    """The cause of a requests error in a few words (requests nests urllib3's long reprs)."""
-    text = str(exc).strip()
-    match = _CAUSE_RE.search(text)
-    if match:
-        return (match.group(1) or match.group(2)).strip()
-    lines = text.splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:200]

@@ -19,12 +19,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from load import slo, summary
 from load.images import SIZE_CHOICES, parse_size
 from registry_harness.processes import stop_process
-from registry_harness.target import TLS_MODES, Target, TargetError, target_from_env
+from registry_harness.target import TLS_MODES, Target, TargetError, parse_target, probe, target_from_env
 
 PROFILES = ("pull", "push", "mixed", "browse", "herd")
 SHAPES = ("step", "spike", "soak")
@@ -219,16 +217,14 @@ def embedded_reference() -> Iterator[str]:
         yield server.url
 
 
-def preflight(url: str, verify: bool | str = True) -> None:
-    """ConfigError unless ``url``/v2/ answers like a registry (200 or 401)."""
+def preflight(target: Target) -> None:
+    """ConfigError unless the target's /v2/ answers like a registry (200 or 401)."""
     try:
-        response = requests.get(url + "/v2/", timeout=10, verify=verify)
-    except requests.RequestException as exc:
-        errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
-        reason = errno.group(1).strip() if errno else type(exc).__name__
-        raise ConfigError(f"cannot reach {url}/v2/: {reason}") from None
-    if response.status_code not in (200, 401):
-        raise ConfigError(f"{url}/v2/ answered {response.status_code}: not a registry API root")
+        status = probe(target)
+    except TargetError as exc:
+        raise ConfigError(str(exc)) from None
+    if status not in (200, 401):
+        raise ConfigError(f"{target.base_url}/v2/ answered {status}: not a registry API root")
 
 
 @dataclass
@@ -248,8 +244,7 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     stale = folder / "details.json"
     if stale.exists():
         stale.unlink()
-    verify = config.target.verify if config.target else True
-    preflight(url, verify)
+    preflight(config.target if config.target and config.target.base_url == url else parse_target(url))
     command = locust_command(config, url)
     limit = config.run_time + SETUP_ALLOWANCE
     stdout = subprocess.DEVNULL if config.quiet else None

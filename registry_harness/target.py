@@ -151,3 +151,42 @@ def target_from_env(env: Mapping[str, str] | None = None, target: str | None = N
         repo1=env.get("OCI_REPO1") or namespace,
         repo2=env.get("OCI_REPO2") or namespace,
     )
+
+
+PROBE_TIMEOUT = 10.0
+
+
+def probe(target: Target, timeout: float = PROBE_TIMEOUT) -> int:
+    """GET ``/v2/`` once and return the status; any HTTP answer (401, 404, 500…) counts as reachable.
+
+    Raises TargetError with one line (and a hint where one helps) when nothing usable answers:
+    refused, TLS failure, timeout. Shared by the suite's and the load runner's preflights.
+    """
+    import requests  # the grammar above needs no HTTP stack; only probing does
+
+    url = target.base_url + "/v2/"
+    try:
+        response = requests.get(url, timeout=timeout, verify=target.verify, allow_redirects=False)
+    except requests.exceptions.SSLError as exc:
+        raise TargetError(f"{url}: TLS handshake failed ({short_cause(exc)}); give the CA with "
+                          "OCI_CA_BUNDLE (make: CA_BUNDLE=) or use --tls insecure") from None
+    except requests.RequestException as exc:
+        hint = ""
+        if target.tls == "disabled" and isinstance(exc, requests.ConnectionError) and "refused" not in str(exc):
+            hint = "; if it serves https, use an https:// target or --tls enabled|insecure"
+        raise TargetError(f"{url}: registry unreachable ({short_cause(exc)}){hint}") from None
+    return response.status_code
+
+
+_CAUSE_RE = re.compile(r"\[SSL: [A-Z_]+\] ([^(]+)|(Connection refused|Name or service not known|timed out|"
+                       r"Remote end closed connection without response|Connection reset by peer)")
+
+
+def short_cause(exc: BaseException) -> str:
+    """The cause of a requests error in a few words (requests nests urllib3's long reprs)."""
+    text = str(exc).strip()
+    match = _CAUSE_RE.search(text)
+    if match:
+        return (match.group(1) or match.group(2)).strip()
+    lines = text.splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]

@@ -29,7 +29,7 @@ def test_processes_run_meets_reachable_gates(registry_url, run_load):
 def test_configuration_errors_exit_2_with_one_line():
     cases = {
         ("pull", "--target", "10.11.12.13:5000"): "not loopback",
-        ("pull", "--target", "127.0.0.1:1"): "cannot reach",
+        ("pull", "--target", "127.0.0.1:1"): "registry unreachable (Connection refused)",
         ("pull", "--target", "not a target"): "is not host:port",
         ("pull", "--run-time", "0"): "bounded",
         ("pull", "--run-time", "forever"): "not a duration",
