@@ -23,6 +23,14 @@ def canonical_json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=False).encode()
 
 
+def render_json(value: object, indent: int | None = None) -> bytes:
+    """Compact JSON bytes, or indented ones when ``indent`` is given (non-canonical bytes let a
+    check prove a registry stores and serves exactly what was pushed)."""
+    if indent is None:
+        return canonical_json(value)
+    return json.dumps(value, indent=indent).encode()
+
+
 def random_bytes(size: int, seed: int | None = None) -> bytes:
     """``size`` bytes: random from the OS, or reproducible when ``seed`` is given."""
     if seed is None:
@@ -110,16 +118,22 @@ def tar_layer(files: dict[str, bytes], compress: bool = True) -> bytes:
 
 
 def image_config(diff_ids: list[str], architecture: str = "amd64", os_name: str = "linux",
-                 labels: dict[str, str] | None = None) -> bytes:
-    """An image configuration JSON (shared by the OCI and Docker schema2 formats)."""
+                 labels: dict[str, str] | None = None, *, history: list[dict[str, object]] | None = None,
+                 execution: dict[str, object] | None = None, indent: int | None = None) -> bytes:
+    """An image configuration JSON (shared by the OCI and Docker schema2 formats).
+
+    ``history`` replaces the default one-entry-per-layer history (e.g. entries with ``created``
+    and ``empty_layer``, which a schema1 conversion reads); ``execution`` replaces the ``config``
+    section (Cmd, Env, …); ``indent`` renders indented bytes.
+    """
     config: dict[str, object] = {
         "architecture": architecture,
         "os": os_name,
-        "config": {"Labels": labels or {}},
+        "config": execution if execution is not None else {"Labels": labels or {}},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created_by": "registry-harness"} for _ in diff_ids],
+        "history": history if history is not None else [{"created_by": "registry-harness"} for _ in diff_ids],
     }
-    return canonical_json(config)
+    return render_json(config, indent)
 
 
 def build_image(
@@ -132,11 +146,17 @@ def build_image(
     subject: Manifest | None = None,
     architecture: str = "amd64",
     real_layers: bool = False,
+    history: list[dict[str, object]] | None = None,
+    execution: dict[str, object] | None = None,
+    config: bytes | None = None,
+    indent: int | None = None,
 ) -> Manifest:
     """An image manifest with random layers of the given sizes; ``fmt`` is ``oci`` or ``docker``.
 
     With ``real_layers`` each layer is a gzipped tar whose diff_id is real (clients that unpack
     images, such as podman, need that); otherwise layers are random bytes of exactly that size.
+    ``history`` and ``execution`` go into the generated config (see image_config); ``config``
+    gives the exact config bytes instead; ``indent`` renders config and manifest indented.
     """
     docker = fmt == "docker"
     layer_type = spec.DOCKER_LAYER if docker else spec.OCI_LAYER
@@ -151,20 +171,21 @@ def build_image(
         else:
             layers.append(Blob(payload, layer_type, algorithm))
             diff_ids.append(digest_of(payload, "sha256"))
-    config = Blob(image_config(diff_ids, architecture),
-                  spec.DOCKER_CONFIG if docker else spec.OCI_CONFIG, algorithm)
+    if config is None:
+        config = image_config(diff_ids, architecture, history=history, execution=execution, indent=indent)
+    config_blob = Blob(config, spec.DOCKER_CONFIG if docker else spec.OCI_CONFIG, algorithm)
     media_type = spec.DOCKER_MANIFEST_V2 if docker else spec.OCI_MANIFEST
     body: dict[str, object] = {
         "schemaVersion": 2,
         "mediaType": media_type,
-        "config": config.descriptor(),
+        "config": config_blob.descriptor(),
         "layers": [layer.descriptor() for layer in layers],
     }
     if subject is not None:
         body["subject"] = subject.descriptor()
     if annotations:
         body["annotations"] = annotations
-    return Manifest(canonical_json(body), media_type, (config, *layers), algorithm=algorithm,
+    return Manifest(render_json(body, indent), media_type, (config_blob, *layers), algorithm=algorithm,
                     annotations=annotations, subject=subject.descriptor() if subject else None)
 
 
