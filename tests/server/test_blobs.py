@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from registry_harness.digests import digest_of
-from tests.server.helpers import Client
+from tests.server.helpers import Client, expect, image
 
 BLOB = os.urandom(100_000)
 
@@ -72,7 +72,7 @@ def test_a_blob_is_not_readable_from_another_repository(client: Client, repo: st
 
 def test_mount_from_a_repository_holding_the_blob(client: Client, repo: str) -> None:
     digest = client.push_blob(repo, BLOB)
-    response = client.post(f"/v2/{repo}-m/blobs/uploads/", 201, params={"mount": digest, "from": repo})
+    response = expect(client.mount_blob(f"{repo}-m", digest, from_repo=repo), 201)
     assert response.headers["Location"] == f"/v2/{repo}-m/blobs/{digest}"
     assert response.headers["Docker-Content-Digest"] == digest
     assert client.get(f"/v2/{repo}-m/blobs/{digest}", 200).content == BLOB
@@ -80,23 +80,22 @@ def test_mount_from_a_repository_holding_the_blob(client: Client, repo: str) -> 
 
 def test_mount_without_from_finds_the_blob_in_any_repository(client: Client, repo: str) -> None:
     digest = client.push_blob(repo, BLOB + b"no-from")
-    client.post(f"/v2/{repo}-n/blobs/uploads/", 201, params={"mount": digest})
+    expect(client.mount_blob(f"{repo}-n", digest), 201)
     client.get(f"/v2/{repo}-n/blobs/{digest}", 200)
 
 
 def test_mount_falls_back_to_an_upload_session(client: Client, repo: str) -> None:
     digest = client.push_blob(repo, BLOB)
     absent = digest_of(b"never pushed")
-    response = client.post(f"/v2/{repo}-f/blobs/uploads/", 202, params={"mount": absent, "from": repo})
+    response = expect(client.mount_blob(f"{repo}-f", absent, from_repo=repo), 202)
     client.put(response.headers["Location"], 201, params={"digest": digest_of(b"x")}, data=b"x")
     # the blob is in `repo` but `from` names a repository that lacks it: no mount
     client.push_blob(repo + "-g", b"filler")
-    client.post(f"/v2/{repo}-f/blobs/uploads/", 202, params={"mount": digest, "from": repo + "-g"})
+    expect(client.mount_blob(f"{repo}-f", digest, from_repo=repo + "-g"), 202)
     client.get(f"/v2/{repo}-f/blobs/{digest}", 404, "BLOB_UNKNOWN")
 
 
 def test_manifest_bytes_are_readable_through_the_blob_endpoint(client: Client, repo: str) -> None:
-    from tests.server.helpers import image
     img = image("blob-endpoint")
-    digest = client.push_image(repo, "v1", img)
-    assert client.get(f"/v2/{repo}/blobs/{digest}", 200).content == img.body
+    client.push_image(repo, img, "v1")
+    assert client.get(f"/v2/{repo}/blobs/{img.digest}", 200).content == img.manifest

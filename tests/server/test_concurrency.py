@@ -21,13 +21,7 @@ def test_same_blob_from_many_clients(server, repo: str) -> None:
     data = os.urandom(2 * 1024 * 1024)
 
     def push(i: int) -> str:
-        client = Client(server.url)
-        if i % 2:
-            return client.push_blob(repo, data)
-        location = client.post(f"/v2/{repo}/blobs/uploads/", 202).headers["Location"]
-        location = client.patch(location, 202, data=data).headers["Location"]
-        client.put(location, 201, params={"digest": digest_of(data)})
-        return digest_of(data)
+        return Client(server.url).push_blob(repo, data, "monolithic" if i % 2 else "streamed")
 
     assert set(_parallel(WORKERS, push)) == {digest_of(data)}
     fetched = Client(server.url).get(f"/v2/{repo}/blobs/{digest_of(data)}", 200)
@@ -36,10 +30,10 @@ def test_same_blob_from_many_clients(server, repo: str) -> None:
 
 def test_same_manifest_and_tag_from_many_clients(server, repo: str) -> None:
     img = image("concurrent")
-    Client(server.url).push_image(repo, "seed", img)
+    Client(server.url).push_image(repo, img, "seed")
 
     def push(i: int) -> str:
-        response = Client(server.url).push_manifest(repo, "same", img.body, img.media_type)
+        response = Client(server.url).push_manifest(repo, "same", img.manifest, img.media_type)
         return response.headers["Docker-Content-Digest"]
 
     assert set(_parallel(WORKERS * 2, push)) == {img.digest}
@@ -51,12 +45,12 @@ def test_racing_pushes_to_one_tag_leave_it_on_one_complete_manifest(server, repo
     images = [image(f"race-{i}") for i in range(WORKERS)]
     setup = Client(server.url)
     for img in images:
-        for blob in [img.config, *img.layers]:
-            setup.push_blob(repo, blob)
+        for blob in img.blobs:
+            setup.push_blob(repo, blob.data)
 
     def push(i: int) -> str:
         img = images[i]
-        return Client(server.url).push_manifest(repo, "contested", img.body, img.media_type).headers[
+        return Client(server.url).push_manifest(repo, "contested", img.manifest, img.media_type).headers[
             "Docker-Content-Digest"]
 
     pushed = set(_parallel(WORKERS, push))

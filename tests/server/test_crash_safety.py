@@ -10,9 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-import requests
-
 from reference_server.launcher import start_server
+from registry_harness.client import RegistryError
 from registry_harness.digests import digest_of
 from tests.server.helpers import Client, image
 
@@ -42,7 +41,7 @@ def test_kill_mid_upload_and_mid_manifest_put(tmp_path: Path) -> None:
     server = start_server(["--root", str(root)])
     client = Client(server.url)
     done = image("done")
-    done_digest = client.push_image("crash/repo", "done", done)
+    client.push_image("crash/repo", done, "done")
 
     # An upload in flight: one chunk acknowledged, a second one streaming when the kill comes.
     big = os.urandom(6 * 1024 * 1024)
@@ -57,8 +56,8 @@ def test_kill_mid_upload_and_mid_manifest_put(tmp_path: Path) -> None:
 
     def stream() -> None:
         try:
-            requests.patch(client.url(location), data=slow_body(), timeout=10)
-        except requests.RequestException:
+            Client(server.url).patch(location, data=slow_body(), timeout=10)
+        except RegistryError:
             pass
 
     streamer = threading.Thread(target=stream)
@@ -70,13 +69,13 @@ def test_kill_mid_upload_and_mid_manifest_put(tmp_path: Path) -> None:
 
     # A manifest PUT in flight: headers and half the body sent.
     half_image = image("half")
-    for blob in [half_image.config, *half_image.layers]:
-        client.push_blob("crash/repo", blob)
+    for blob in half_image.blobs:
+        client.push_blob("crash/repo", blob.data)
     host, port = server.host_port.split(":")
     half_put = socket.create_connection((host, int(port)))
     half_put.sendall(f"PUT /v2/crash/repo/manifests/half HTTP/1.1\r\nHost: {server.host_port}\r\n"
-                     f"Content-Type: {half_image.media_type}\r\nContent-Length: {len(half_image.body)}\r\n\r\n"
-                     .encode() + half_image.body[: len(half_image.body) // 2])
+                     f"Content-Type: {half_image.media_type}\r\nContent-Length: {half_image.size}\r\n\r\n"
+                     .encode() + half_image.manifest[: half_image.size // 2])
     time.sleep(0.2)
 
     server.kill()
@@ -88,9 +87,9 @@ def test_kill_mid_upload_and_mid_manifest_put(tmp_path: Path) -> None:
     with start_server(["--root", str(root)]) as restarted:
         again = Client(restarted.url)
         manifest = again.get("/v2/crash/repo/manifests/done", 200, headers={"Accept": done.media_type})
-        assert manifest.content == done.body and manifest.headers["Docker-Content-Digest"] == done_digest
-        for blob in [done.config, *done.layers]:
-            assert again.get(f"/v2/crash/repo/blobs/{digest_of(blob)}", 200).content == blob
+        assert manifest.content == done.manifest and manifest.headers["Docker-Content-Digest"] == done.digest
+        for blob in done.blobs:
+            assert again.get(f"/v2/crash/repo/blobs/{blob.digest}", 200).content == blob.data
         again.get(f"/v2/crash/repo/blobs/{digest_of(big)}", 404, "BLOB_UNKNOWN")
         again.get("/v2/crash/repo/manifests/half", 404, "MANIFEST_UNKNOWN")
         # the interrupted session resumes from whatever prefix reached the disk
@@ -116,12 +115,12 @@ def test_kill_during_a_stream_of_pushes(tmp_path: Path) -> None:
                 return
             img = image(f"stream-{i}", layers=1)
             try:
-                for blob in [img.config, *img.layers]:
-                    client.push_blob("crash/stream", blob)
-                client.push_manifest("crash/stream", f"t{i}", img.body, img.media_type)
-            except (requests.RequestException, AssertionError):
+                for blob in img.blobs:
+                    client.push_blob("crash/stream", blob.data)
+                client.push_manifest("crash/stream", f"t{i}", img.manifest, img.media_type)
+            except (RegistryError, AssertionError):
                 return
-            acknowledged.append((f"t{i}", img.body, img.digest))
+            acknowledged.append((f"t{i}", img.manifest, img.digest))
 
     thread = threading.Thread(target=pusher)
     thread.start()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
 
+from registry_harness.builders import Manifest, build_artifact
 from registry_harness.digests import digest_of
-from registry_harness.spec import OCI_EMPTY, OCI_EMPTY_JSON, OCI_INDEX, OCI_MANIFEST
+from registry_harness.spec import OCI_EMPTY_JSON, OCI_INDEX, OCI_MANIFEST
 from tests.server.helpers import Client, image
 
 TAGS = ["b", "a", "C", "10", "2", "a.1", "a_2", "z-last"]
@@ -17,9 +17,9 @@ TAGS = ["b", "a", "C", "10", "2", "a.1", "a_2", "z-last"]
 @pytest.fixture
 def tagged(client: Client, repo: str) -> str:
     img = image("tags-list")
-    client.push_image(repo, TAGS[0], img)
+    client.push_image(repo, img, TAGS[0])
     for tag in TAGS[1:]:
-        client.push_manifest(repo, tag, img.body, img.media_type)
+        client.push_manifest(repo, tag, img.manifest, img.media_type)
     return repo
 
 
@@ -96,34 +96,30 @@ def test_catalog_lists_repositories_in_order_and_paginates(make_server) -> None:
 def test_emptied_repository_leaves_the_catalog(client: Client) -> None:
     repo = f"vanish/{uuid.uuid4().hex[:8]}"
     img = image("vanish")
-    digest = client.push_image(repo, "v1", img)
+    client.push_image(repo, img, "v1")
     assert repo in client.get("/v2/_catalog", 200).json()["repositories"]
-    client.delete(f"/v2/{repo}/manifests/{digest}", 202)
-    for blob in [img.config, *img.layers]:
-        client.delete(f"/v2/{repo}/blobs/{digest_of(blob)}", 202)
+    client.delete(f"/v2/{repo}/manifests/{img.digest}", 202)
+    for blob in img.blobs:
+        client.delete(f"/v2/{repo}/blobs/{blob.digest}", 202)
     assert repo not in client.get("/v2/_catalog", 200).json()["repositories"]
     client.get(f"/v2/{repo}/tags/list", 404, "NAME_UNKNOWN")
 
 
-def _referrer(client: Client, repo: str, subject: str, artifact_type: str, note: str) -> str:
-    body = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
-        "config": {"mediaType": OCI_EMPTY, "digest": digest_of(OCI_EMPTY_JSON), "size": 2},
-        "layers": [{"mediaType": OCI_EMPTY, "digest": digest_of(OCI_EMPTY_JSON), "size": 2}],
-        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 100},
-        "annotations": {"note": note},
-    }).encode()
-    response = client.push_manifest(repo, digest_of(body), body, OCI_MANIFEST)
-    assert response.headers["OCI-Subject"] == subject
-    return digest_of(body)
+def _referrer(client: Client, repo: str, subject: Manifest, artifact_type: str, note: str) -> str:
+    """Push an artifact referring to ``subject`` (by digest, no tag); return its digest."""
+    artifact = build_artifact(artifact_type, subject=subject, blobs=(), annotations={"note": note})
+    response = client.push_manifest(repo, artifact.digest, artifact.manifest, OCI_MANIFEST)
+    assert response.headers["OCI-Subject"] == subject.digest
+    return artifact.digest
 
 
 def test_referrers_list_descriptors_with_artifact_type_and_annotations(client: Client, repo: str) -> None:
-    subject = client.push_image(repo, "v1", image("subject"))
+    subject = image("subject")
+    client.push_image(repo, subject, "v1")
     client.push_blob(repo, OCI_EMPTY_JSON)
     sbom = _referrer(client, repo, subject, "application/vnd.example.sbom", "one")
     sig = _referrer(client, repo, subject, "application/vnd.example.sig", "two")
-    response = client.get(f"/v2/{repo}/referrers/{subject}", 200)
+    response = client.get(f"/v2/{repo}/referrers/{subject.digest}", 200)
     assert response.headers["Content-Type"] == OCI_INDEX
     index = response.json()
     assert index["schemaVersion"] == 2 and index["mediaType"] == OCI_INDEX
@@ -133,13 +129,13 @@ def test_referrers_list_descriptors_with_artifact_type_and_annotations(client: C
     assert by_digest[sbom]["annotations"] == {"note": "one"}
     assert by_digest[sbom]["mediaType"] == OCI_MANIFEST and by_digest[sbom]["size"] > 0
 
-    filtered = client.get(f"/v2/{repo}/referrers/{subject}", 200,
+    filtered = client.get(f"/v2/{repo}/referrers/{subject.digest}", 200,
                           params={"artifactType": "application/vnd.example.sig"})
     assert filtered.headers["OCI-Filters-Applied"] == "artifactType"
     assert [d["digest"] for d in filtered.json()["manifests"]] == [sig]
 
     client.delete(f"/v2/{repo}/manifests/{sig}", 202)
-    remaining = client.get(f"/v2/{repo}/referrers/{subject}", 200).json()["manifests"]
+    remaining = client.get(f"/v2/{repo}/referrers/{subject.digest}", 200).json()["manifests"]
     assert [d["digest"] for d in remaining] == [sbom]
 
 
@@ -152,10 +148,10 @@ def test_referrers_of_an_unknown_subject_is_an_empty_index(client: Client, repo:
 
 def test_referrers_paginate_with_link(client: Client, repo: str) -> None:
     client.push_blob(repo, OCI_EMPTY_JSON)
-    subject = digest_of(b"popular subject")
+    subject = image("popular subject")  # never pushed: referrers may come first
     made = {_referrer(client, repo, subject, "application/vnd.example.note", str(i)) for i in range(5)}
     seen: list[str] = []
-    response = client.get(f"/v2/{repo}/referrers/{subject}", 200, params={"n": 2})
+    response = client.get(f"/v2/{repo}/referrers/{subject.digest}", 200, params={"n": 2})
     while True:
         seen += [d["digest"] for d in response.json()["manifests"]]
         link = _next(response)

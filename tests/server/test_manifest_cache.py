@@ -38,10 +38,10 @@ def _served(client: Client, repo: str, reference: str) -> str | None:
 
 def test_each_step_is_visible_to_the_next_get(client: Client, repo: str) -> None:
     first, second = image("cache-first"), image("cache-second")
-    a = client.push_image(repo, "t", first)
+    a = client.push_image(repo, first, "t").headers["Docker-Content-Digest"]
     assert _served(client, repo, "t") == a and _served(client, repo, a) == a  # now warm
 
-    b = client.push_image(repo, "t", second)  # retag
+    b = client.push_image(repo, second, "t").headers["Docker-Content-Digest"]  # retag
     assert _served(client, repo, "t") == b
     assert _served(client, repo, a) == a  # the old manifest stays by digest
 
@@ -49,8 +49,8 @@ def test_each_step_is_visible_to_the_next_get(client: Client, repo: str) -> None
     assert _served(client, repo, "t") is None
     assert _served(client, repo, b) == b
 
-    client.push_manifest(repo, "t", first.body, first.media_type)  # tag back onto the first
-    client.push_manifest(repo, "u", first.body, first.media_type)
+    client.push_manifest(repo, "t", first.manifest, first.media_type)  # tag back onto the first
+    client.push_manifest(repo, "u", first.manifest, first.media_type)
     assert _served(client, repo, "t") == a and _served(client, repo, "u") == a
 
     client.delete(f"/v2/{repo}/manifests/{a}", 202)  # delete the manifest: its tags go with it
@@ -59,23 +59,23 @@ def test_each_step_is_visible_to_the_next_get(client: Client, repo: str) -> None
     assert client.get(f"/v2/{repo}/blobs/{a}").status_code == 404  # not readable as a blob either
     assert _served(client, repo, b) == b
 
-    client.push_manifest(repo, "t", first.body, first.media_type)  # and it can come back ...
+    client.push_manifest(repo, "t", first.manifest, first.media_type)  # and it can come back ...
     assert _served(client, repo, "t") == a and _served(client, repo, a) == a
     assert _served(client, repo, "u") is None  # ... without the tags the delete took away
 
 
 def test_a_large_manifest_follows_the_same_rules(client: Client, repo: str) -> None:
-    big = image("cache-big")
-    big.manifest["annotations"] = {"padding": "x" * (400 * 1024)}  # above what the cache keeps
-    digest = client.push_image(repo, "big", big)
-    assert client.get(f"/v2/{repo}/manifests/big", 200, headers=ACCEPT).content == big.body
+    big = image("cache-big", annotations={"padding": "x" * (400 * 1024)})  # above what the cache keeps
+    digest = client.push_image(repo, big, "big").headers["Docker-Content-Digest"]
+    assert client.get(f"/v2/{repo}/manifests/big", 200, headers=ACCEPT).content == big.manifest
     client.delete(f"/v2/{repo}/manifests/{digest}", 202)
     assert _served(client, repo, "big") is None and _served(client, repo, digest) is None
 
 
 def test_retags_while_readers_keep_the_cache_hot(client: Client, server, repo: str) -> None:
     images = [image(f"cache-churn-{i}") for i in range(3)]
-    digests = [client.push_image(repo, f"seed{i}", img) for i, img in enumerate(images)]
+    digests = [client.push_image(repo, img, f"seed{i}").headers["Docker-Content-Digest"]
+               for i, img in enumerate(images)]
     stop = threading.Event()
     failures: list[str] = []
 
@@ -102,7 +102,7 @@ def test_retags_while_readers_keep_the_cache_hot(client: Client, server, repo: s
                 client.delete(f"/v2/{repo}/manifests/moving", 202)
                 assert _served(client, repo, "moving") is None, f"step {step}: deleted tag still served"
             else:
-                client.push_manifest(repo, "moving", img.body, img.media_type)
+                client.push_manifest(repo, "moving", img.manifest, img.media_type)
                 assert _served(client, repo, "moving") == digest, f"step {step}: stale tag served"
     finally:
         stop.set()
@@ -116,10 +116,10 @@ def test_a_restart_serves_what_the_files_say(tmp_path: Path) -> None:
     keep, gone = image("cache-keep"), image("cache-gone")
     with start_server(["--root", str(root)]) as first:
         client = Client(first.url)
-        kept = client.push_image("cache/restart", "keep", keep)
-        dropped = client.push_image("cache/restart", "gone", gone)
-        client.push_manifest("cache/restart", "moved", gone.body, gone.media_type)
-        client.push_manifest("cache/restart", "moved", keep.body, keep.media_type)
+        kept = client.push_image("cache/restart", keep, "keep").headers["Docker-Content-Digest"]
+        dropped = client.push_image("cache/restart", gone, "gone").headers["Docker-Content-Digest"]
+        client.push_manifest("cache/restart", "moved", gone.manifest, gone.media_type)
+        client.push_manifest("cache/restart", "moved", keep.manifest, keep.media_type)
         assert _served(client, "cache/restart", "gone") == dropped
         client.delete(f"/v2/cache/restart/manifests/{dropped}", 202)
     with start_server(["--root", str(root)]) as second:

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from registry_harness import schema1
+from registry_harness.builders import Blob, Manifest, build_artifact, build_index
 from registry_harness.digests import digest_of
 from registry_harness.spec import (
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V1_SIGNED,
     DOCKER_MANIFEST_V2,
-    OCI_EMPTY,
     OCI_EMPTY_JSON,
     OCI_INDEX,
     OCI_MANIFEST,
@@ -20,63 +20,40 @@ from registry_harness.spec import (
 from tests.server.helpers import Client, image
 
 
-def _index(children: list[tuple[str, int]], media_type: str = OCI_INDEX, child_type: str = OCI_MANIFEST) -> bytes:
-    return json.dumps({
-        "schemaVersion": 2,
-        "mediaType": media_type,
-        "manifests": [{"mediaType": child_type, "digest": d, "size": s,
-                       "platform": {"os": "linux", "architecture": arch}}
-                      for (d, s), arch in zip(children, ["amd64", "arm64"], strict=False)],
-    }).encode()
-
-
-def _artifact(subject: dict | None = None, artifact_type: str = "application/vnd.example.sbom",
-              annotations: dict | None = None) -> bytes:
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": artifact_type,
-        "config": {"mediaType": OCI_EMPTY, "digest": digest_of(OCI_EMPTY_JSON), "size": 2},
-        "layers": [{"mediaType": OCI_EMPTY, "digest": digest_of(OCI_EMPTY_JSON), "size": 2}],
-    }
-    if subject:
-        manifest["subject"] = subject
-    if annotations:
-        manifest["annotations"] = annotations
-    return json.dumps(manifest).encode()
+def _artifact(subject: Manifest | None = None, annotations: dict[str, str] | None = None) -> bytes:
+    """An SBOM-typed artifact: empty config, the empty blob as its only layer."""
+    return build_artifact("application/vnd.example.sbom", subject=subject, blobs=(), annotations=annotations).manifest
 
 
 @pytest.mark.parametrize("docker", [False, True], ids=["oci", "docker-schema2"])
 def test_image_manifest_round_trips_byte_for_byte(client: Client, repo: str, docker: bool) -> None:
     img = image("rt", docker=docker)
-    digest = client.push_image(repo, "v1", img)
+    digest = client.push_image(repo, img, "v1").headers["Docker-Content-Digest"]
     for reference in ("v1", digest):
         response = client.get(f"/v2/{repo}/manifests/{reference}", 200, headers={"Accept": img.media_type})
-        assert response.content == img.body
+        assert response.content == img.manifest
         assert response.headers["Content-Type"] == img.media_type
         assert response.headers["Docker-Content-Digest"] == digest
         head = client.head(f"/v2/{repo}/manifests/{reference}", 200, headers={"Accept": img.media_type})
-        assert head.headers["Content-Length"] == str(len(img.body))
+        assert head.headers["Content-Length"] == str(img.size)
         assert head.headers["Docker-Content-Digest"] == digest and head.content == b""
 
 
 def test_put_answers_201_with_location_and_digest(client: Client, repo: str) -> None:
     img = image("loc")
-    for blob in [img.config, *img.layers]:
-        client.push_blob(repo, blob)
-    response = client.push_manifest(repo, "v1", img.body, img.media_type)
+    for blob in img.blobs:
+        client.push_blob(repo, blob.data)
+    response = client.push_manifest(repo, "v1", img.manifest, img.media_type)
     assert response.headers["Location"] == f"/v2/{repo}/manifests/{img.digest}"
     assert response.headers["Docker-Content-Digest"] == img.digest
 
 
 @pytest.mark.parametrize("index_type,child_docker", [(OCI_INDEX, False), (DOCKER_MANIFEST_LIST, True)])
 def test_index_and_manifest_list(client: Client, repo: str, index_type: str, child_docker: bool) -> None:
-    children = []
-    for seed in ("amd", "arm"):
-        img = image(seed, docker=child_docker)
-        client.push_image(repo, seed, img)
-        children.append((img.digest, len(img.body)))
-    body = _index(children, index_type, DOCKER_MANIFEST_V2 if child_docker else OCI_MANIFEST)
+    children = [image(seed, docker=child_docker) for seed in ("amd", "arm")]
+    for seed, img in zip(("amd", "arm"), children, strict=True):
+        client.push_image(repo, img, seed)
+    body = build_index(children, "docker" if child_docker else "oci").manifest
     digest = client.push_manifest(repo, "multi", body, index_type).headers["Docker-Content-Digest"]
     response = client.get(f"/v2/{repo}/manifests/multi", 200, headers={"Accept": index_type})
     assert response.content == body and response.headers["Content-Type"] == index_type
@@ -84,7 +61,7 @@ def test_index_and_manifest_list(client: Client, repo: str, index_type: str, chi
 
 
 def test_index_with_a_missing_child_is_manifest_blob_unknown(client: Client, repo: str) -> None:
-    body = _index([(digest_of(b"no such manifest"), 10)])
+    body = build_index([image("no such manifest")]).manifest  # a child never pushed
     client.push_manifest(repo, "x", body, OCI_INDEX, 400, "MANIFEST_BLOB_UNKNOWN")
 
 
@@ -96,12 +73,10 @@ def test_artifact_with_empty_config(client: Client, repo: str) -> None:
 
 
 def test_custom_config_media_type_and_extra_fields(client: Client, repo: str) -> None:
-    config = b'{"custom": true}'
-    client.push_blob(repo, config)
+    config = Blob(b'{"custom": true}', "application/vnd.example.config+json")
+    client.push_blob(repo, config.data)
     body = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.example.config+json", "digest": digest_of(config),
-                   "size": len(config)},
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(),
         "layers": [], "x-custom-field": {"kept": [1, 2.50, "three"]},
     }, indent=3).encode()
     client.push_manifest(repo, "custom", body, OCI_MANIFEST)
@@ -110,21 +85,21 @@ def test_custom_config_media_type_and_extra_fields(client: Client, repo: str) ->
 
 def test_missing_subject_is_accepted_and_echoed(client: Client, repo: str) -> None:
     client.push_blob(repo, OCI_EMPTY_JSON)
-    subject = {"mediaType": OCI_MANIFEST, "digest": digest_of(b"not pushed yet"), "size": 14}
+    subject = image("not pushed yet")
     response = client.push_manifest(repo, "sig", _artifact(subject), OCI_MANIFEST)
-    assert response.headers["OCI-Subject"] == subject["digest"]
+    assert response.headers["OCI-Subject"] == subject.digest
 
 
 def test_missing_layer_is_manifest_blob_unknown(client: Client, repo: str) -> None:
     img = image("missing")
-    client.push_blob(repo, img.config)
-    client.push_manifest(repo, "v1", img.body, img.media_type, 400, "MANIFEST_BLOB_UNKNOWN")
+    client.push_blob(repo, img.config.data)
+    client.push_manifest(repo, "v1", img.manifest, img.media_type, 400, "MANIFEST_BLOB_UNKNOWN")
 
 
 def test_blob_of_another_repository_does_not_count(client: Client, repo: str) -> None:
     img = image("elsewhere")
-    client.push_image(repo, "v1", img)
-    client.push_manifest(repo + "-other", "v1", img.body, img.media_type, 400, "MANIFEST_BLOB_UNKNOWN")
+    client.push_image(repo, img, "v1")
+    client.push_manifest(repo + "-other", "v1", img.manifest, img.media_type, 400, "MANIFEST_BLOB_UNKNOWN")
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"schemaVersion": 2, "layers": "x"}',
@@ -135,44 +110,43 @@ def test_invalid_manifests_are_manifest_invalid(client: Client, repo: str, body:
 
 def test_content_type_disagreeing_with_media_type_is_invalid(client: Client, repo: str) -> None:
     img = image("mismatch")
-    client.push_image(repo, "v1", img)
-    client.push_manifest(repo, "v2", img.body, DOCKER_MANIFEST_V2, 400, "MANIFEST_INVALID")
+    client.push_image(repo, img, "v1")
+    client.push_manifest(repo, "v2", img.manifest, DOCKER_MANIFEST_V2, 400, "MANIFEST_INVALID")
 
 
 def test_put_by_digest_must_match_the_body(client: Client, repo: str) -> None:
     img = image("bydigest")
-    client.push_image(repo, "v1", img)
-    client.push_manifest(repo, img.digest, img.body, img.media_type)
-    client.push_manifest(repo, digest_of(b"other"), img.body, img.media_type, 400, "DIGEST_INVALID")
+    client.push_image(repo, img, "v1")
+    client.push_manifest(repo, img.digest, img.manifest, img.media_type)
+    client.push_manifest(repo, digest_of(b"other"), img.manifest, img.media_type, 400, "DIGEST_INVALID")
 
 
 def test_put_by_sha512_digest(client: Client, repo: str) -> None:
     img = image("sha512")
-    client.push_image(repo, "v1", img)
-    digest = digest_of(img.body, "sha512")
-    response = client.push_manifest(repo, digest, img.body, img.media_type)
+    client.push_image(repo, img, "v1")
+    digest = digest_of(img.manifest, "sha512")
+    response = client.push_manifest(repo, digest, img.manifest, img.media_type)
     assert response.headers["Docker-Content-Digest"] == digest
-    assert client.get(f"/v2/{repo}/manifests/{digest}", 200).content == img.body
+    assert client.get(f"/v2/{repo}/manifests/{digest}", 200).content == img.manifest
 
 
 def test_put_by_digest_with_several_tags(client: Client, repo: str) -> None:
     img = image("tags")
-    client.push_image(repo, "v1", img)
-    response = client.push_manifest(repo, img.digest, img.body, img.media_type,
-                                    params=[("tag", "a"), ("tag", "b")])
+    client.push_image(repo, img, "v1")
+    response = client.push_manifest(repo, img.digest, img.manifest, img.media_type, tags=("a", "b"))
     assert response.raw.headers.getlist("OCI-Tag") == ["a", "b"]
     for tag in ("a", "b"):
         assert client.get(f"/v2/{repo}/manifests/{tag}", 200).headers["Docker-Content-Digest"] == img.digest
-    client.push_manifest(repo, img.digest, img.body, img.media_type, 400, "TAG_INVALID",
-                         params=[("tag", "-bad")])
+    client.push_manifest(repo, img.digest, img.manifest, img.media_type, 400, "TAG_INVALID",
+                         tags=("-bad",))
 
 
 def test_bad_tag_and_bad_digest_references(client: Client, repo: str) -> None:
     img = image("refs")
-    client.push_image(repo, "v1", img)
-    client.push_manifest(repo, "-starts-with-dash", img.body, img.media_type, 400, "TAG_INVALID")
-    client.push_manifest(repo, "x" * 129, img.body, img.media_type, 400, "TAG_INVALID")
-    client.push_manifest(repo, "sha256:short", img.body, img.media_type, 400, "DIGEST_INVALID")
+    client.push_image(repo, img, "v1")
+    client.push_manifest(repo, "-starts-with-dash", img.manifest, img.media_type, 400, "TAG_INVALID")
+    client.push_manifest(repo, "x" * 129, img.manifest, img.media_type, 400, "TAG_INVALID")
+    client.push_manifest(repo, "sha256:short", img.manifest, img.media_type, 400, "DIGEST_INVALID")
     client.get(f"/v2/{repo}/manifests/md5:abcdef", 400, "DIGEST_INVALID")
 
 
@@ -213,7 +187,7 @@ class TestContentNegotiation:
 
     @pytest.fixture
     def pushed(self, client: Client, repo: str) -> tuple[str, str]:
-        client.push_image(repo, "v1", image("neg"))
+        client.push_image(repo, image("neg"), "v1")
         return repo, OCI_MANIFEST
 
     @pytest.mark.parametrize("accept", [
@@ -228,8 +202,7 @@ class TestContentNegotiation:
     def test_several_accept_headers(self, client: Client, pushed) -> None:
         import http.client
         repo, media_type = pushed
-        host, port = client.base.split("://")[1].split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection = http.client.HTTPConnection(client.target.host, client.target.port, timeout=10)
         connection.putrequest("GET", f"/v2/{repo}/manifests/v1")
         connection.putheader("Accept", DOCKER_MANIFEST_V2)
         connection.putheader("Accept", media_type)
@@ -245,7 +218,7 @@ class TestContentNegotiation:
 
 def test_delete_tag_keeps_the_manifest(client: Client, repo: str) -> None:
     img = image("deltag")
-    digest = client.push_image(repo, "v1", img)
+    digest = client.push_image(repo, img, "v1").headers["Docker-Content-Digest"]
     client.delete(f"/v2/{repo}/manifests/v1", 202)
     client.get(f"/v2/{repo}/manifests/v1", 404, "MANIFEST_UNKNOWN")
     client.get(f"/v2/{repo}/manifests/{digest}", 200)
@@ -253,8 +226,8 @@ def test_delete_tag_keeps_the_manifest(client: Client, repo: str) -> None:
 
 def test_delete_by_digest_removes_the_manifest_and_its_tags(client: Client, repo: str) -> None:
     img = image("deldigest")
-    digest = client.push_image(repo, "v1", img)
-    client.push_manifest(repo, "v2", img.body, img.media_type)
+    digest = client.push_image(repo, img, "v1").headers["Docker-Content-Digest"]
+    client.push_manifest(repo, "v2", img.manifest, img.media_type)
     client.delete(f"/v2/{repo}/manifests/{digest}", 202)
     for reference in (digest, "v1", "v2"):
         client.get(f"/v2/{repo}/manifests/{reference}", 404, "MANIFEST_UNKNOWN")

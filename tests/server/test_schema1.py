@@ -9,7 +9,6 @@ import json
 import pytest
 
 from registry_harness import schema1
-from registry_harness.digests import digest_of
 from registry_harness.peers import distribution_binary, start_distribution
 from registry_harness.spec import DOCKER_MANIFEST_V1_SIGNED, DOCKER_MANIFEST_V2, OCI_MANIFEST
 from tests.server.helpers import Client, image
@@ -20,7 +19,7 @@ HTTPIE_ACCEPT = "application/json, */*;q=0.5"
 def test_seed_case_converted_digest_is_unknown_stored_digest_deletes(make_server) -> None:
     client = make_server("--schema1-compat")
     img = image("redis", docker=True)
-    stored = client.push_image("redis", "7.0.5-bullseye", img)
+    stored = client.push_image("redis", img, "7.0.5-bullseye").headers["Docker-Content-Digest"]
 
     catalog = client.get("/v2/_catalog", 200).json()
     assert catalog == {"repositories": ["redis"]}
@@ -47,7 +46,7 @@ def test_seed_case_converted_digest_is_unknown_stored_digest_deletes(make_server
     assert deleted.json()["errors"][0]["message"] == "manifest unknown"
 
     real = client.get("/v2/redis/manifests/7.0.5-bullseye", 200, headers={"Accept": DOCKER_MANIFEST_V2})
-    assert real.headers["Docker-Content-Digest"] == stored and real.content == img.body
+    assert real.headers["Docker-Content-Digest"] == stored and real.content == img.manifest
     client.delete(f"/v2/redis/manifests/{stored}", 202)
     client.get("/v2/redis/manifests/7.0.5-bullseye", 404, "MANIFEST_UNKNOWN")
 
@@ -55,26 +54,26 @@ def test_seed_case_converted_digest_is_unknown_stored_digest_deletes(make_server
 def test_compat_mode_serves_digests_unconverted_and_oci_only_when_named(make_server) -> None:
     client = make_server("--schema1-compat", "--storage", "memory")
     docker = image("bydigest", docker=True)
-    digest = client.push_image("r", "d", docker)
+    digest = client.push_image("r", docker, "d").headers["Docker-Content-Digest"]
     by_digest = client.get(f"/v2/r/manifests/{digest}", 200, headers={"Accept": HTTPIE_ACCEPT})
-    assert by_digest.content == docker.body
+    assert by_digest.content == docker.manifest
     oci = image("oci")
-    client.push_image("r", "o", oci)
+    client.push_image("r", oci, "o")
     client.get("/v2/r/manifests/o", 404, "MANIFEST_UNKNOWN", headers={"Accept": "*/*"})
     client.get("/v2/r/manifests/o", 200, headers={"Accept": OCI_MANIFEST})
 
 
 def test_without_compat_mode_nothing_is_converted(client: Client, repo: str) -> None:
     img = image("plain", docker=True)
-    client.push_image(repo, "v1", img)
+    client.push_image(repo, img, "v1")
     response = client.get(f"/v2/{repo}/manifests/v1", 200, headers={"Accept": HTTPIE_ACCEPT})
-    assert response.content == img.body and response.headers["Content-Type"] == DOCKER_MANIFEST_V2
+    assert response.content == img.manifest and response.headers["Content-Type"] == DOCKER_MANIFEST_V2
 
 
 def test_conversion_is_deterministic_apart_from_the_signature() -> None:
     img = image("det", docker=True)
-    first = schema1.from_schema2(img.manifest, img.config, "lib/x", "t", now=0)
-    second = schema1.from_schema2(img.manifest, img.config, "lib/x", "t", now=3600)
+    first = schema1.from_schema2(img.json(), img.config.data, "lib/x", "t", now=0)
+    second = schema1.from_schema2(img.json(), img.config.data, "lib/x", "t", now=3600)
     assert first.manifest.payload == second.manifest.payload
     assert first.manifest.digest == second.manifest.digest
     assert first.manifest.body != second.manifest.body
@@ -87,26 +86,24 @@ def test_conversion_is_deterministic_apart_from_the_signature() -> None:
 
 def test_conversion_needs_history() -> None:
     img = image("nohistory", docker=True)
-    config = json.loads(img.config)
+    config = json.loads(img.config.data)
     config["history"] = []
     with pytest.raises(schema1.Schema1Error):
-        schema1.from_schema2(img.manifest, json.dumps(config).encode(), "x", "t")
+        schema1.from_schema2(img.json(), json.dumps(config).encode(), "x", "t")
 
 
 @pytest.mark.skipif(distribution_binary() is None, reason="Debian docker-registry not installed")
 def test_conversion_matches_distribution_byte_for_byte(tmp_path) -> None:
     with start_distribution(tmp_path) as base:
         client = Client(base)
-        img = image("peer", docker=True, layers=3)
-        config_doc = json.loads(img.config)
+        config_doc = json.loads(image("peer", docker=True, layers=3).config.data)
         config_doc["history"].insert(1, {"created": "2020-01-01T00:00:00+02:00", "empty_layer": True,
                                          "author": "a <b>", "comment": "x & y"})
         config_doc["number"] = 1.50e3
-        img.config = json.dumps(config_doc, indent=3).encode()
-        img.manifest["config"]["digest"], img.manifest["config"]["size"] = digest_of(img.config), len(img.config)
-        client.push_image("lib/peer", "v1", img)
+        img = image("peer", docker=True, layers=3, config=json.dumps(config_doc, indent=3).encode())
+        client.push_image("lib/peer", img, "v1")
         theirs = client.get("/v2/lib/peer/manifests/v1", 200, headers={"Accept": "application/json"})
-        ours = schema1.from_schema2(img.manifest, img.config, "lib/peer", "v1").manifest
+        ours = schema1.from_schema2(img.json(), img.config.data, "lib/peer", "v1").manifest
         assert schema1.payload(theirs.content) == ours.payload
         assert theirs.headers["Docker-Content-Digest"] == ours.digest
         schema1.verify(theirs.content)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import time
 
 import pytest
 
+from registry_harness.digests import digest_of
 from tests.server.helpers import Client
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
-
-
-def _digest(data: bytes, algorithm: str = "sha256") -> str:
-    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
 
 def _monolithic(client: Client, repo: str, data: bytes, digest: str, algorithm: str) -> None:
@@ -67,7 +63,7 @@ MODES = [_monolithic, _single_post, _streamed_patch, _chunked_patch, _put_with_l
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
 @pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.__name__.strip("_"))
 def test_every_upload_mode_stores_the_exact_bytes(client: Client, repo: str, mode, algorithm: str) -> None:
-    digest = _digest(DATA, algorithm)
+    digest = digest_of(DATA, algorithm)
     mode(client, repo, DATA, digest, algorithm)
     response = client.get(f"/v2/{repo}/blobs/{digest}", 200)
     assert response.content == DATA
@@ -105,11 +101,11 @@ def test_out_of_order_chunk_is_416_with_the_current_range(client: Client, repo: 
     assert response.headers["Location"] == location
     # the session is intact and continues at the right offset
     client.patch(location, 202, data=b"efgh", headers={"Content-Range": "4-7"})
-    client.put(location, 201, params={"digest": _digest(b"abcdefgh")})
+    client.put(location, 201, params={"digest": digest_of(b"abcdefgh")})
 
 
 def test_digest_mismatch_is_400_digest_invalid_everywhere(client: Client, repo: str) -> None:
-    wrong = _digest(b"something else")
+    wrong = digest_of(b"something else")
     client.post(f"/v2/{repo}/blobs/uploads/", 400, "DIGEST_INVALID", params={"digest": wrong}, data=b"data")
     location = client.post(f"/v2/{repo}/blobs/uploads/", 202).headers["Location"]
     client.put(location, 400, "DIGEST_INVALID", params={"digest": wrong}, data=b"data")
@@ -170,8 +166,8 @@ def test_large_chunk_cut_short_is_undone_and_can_be_resent(server, repo: str) ->
     assert client.get(location, 204).headers["Range"] == f"0-{first - 1}"
     location = client.patch(location, 202, data=data[first:], headers={
         "Content-Range": f"{first}-{len(data) - 1}"}).headers["Location"]
-    client.put(location, 201, params={"digest": _digest(data)})
-    assert client.get(f"/v2/{repo}/blobs/{_digest(data)}", 200).content == data
+    client.put(location, 201, params={"digest": digest_of(data)})
+    assert client.get(f"/v2/{repo}/blobs/{digest_of(data)}", 200).content == data
 
 
 def test_unknown_digest_algorithm_is_rejected(client: Client, repo: str) -> None:
@@ -191,7 +187,7 @@ def test_sessions_expire(make_server) -> None:
     client.patch(location, 202, data=b"abc")
     time.sleep(1.6)
     client.get(location, 404, "BLOB_UPLOAD_UNKNOWN")
-    client.put(location, 404, "BLOB_UPLOAD_UNKNOWN", params={"digest": _digest(b"abc")})
+    client.put(location, 404, "BLOB_UPLOAD_UNKNOWN", params={"digest": digest_of(b"abc")})
 
 
 def test_chunk_min_length_is_advertised(make_server) -> None:
@@ -205,7 +201,7 @@ def test_default_server_advertises_no_chunk_minimum(client: Client, repo: str) -
 
 
 def test_empty_blob(client: Client, repo: str) -> None:
-    digest = _digest(b"")
+    digest = digest_of(b"")
     client.post(f"/v2/{repo}/blobs/uploads/", 201, params={"digest": digest}, data=b"")
     response = client.get(f"/v2/{repo}/blobs/{digest}", 200)
     assert response.content == b"" and response.headers["Content-Length"] == "0"
