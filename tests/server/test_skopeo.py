@@ -2,55 +2,29 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import json
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from registry_harness.spec import DOCKER_MANIFEST_V2, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
+from registry_harness.builders import Manifest, build_image
+from registry_harness.spec import DOCKER_MANIFEST_V2, OCI_MANIFEST
 from tests.server.helpers import Client
 
 pytestmark = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _write_layout(directory: Path, tag: str) -> dict[str, bytes]:
-    """A one-layer OCI image layout; returns its blobs by digest."""
-    tar_buffer = io.BytesIO()
-    with tarfile.open(fileobj=tar_buffer, mode="w") as archive:
-        content = b"hello from the reference registry\n"
-        info = tarfile.TarInfo("hello.txt")
-        info.size, info.mtime = len(content), 0
-        archive.addfile(info, io.BytesIO(content))
-    tar = tar_buffer.getvalue()
-    layer = gzip.compress(tar, mtime=0)
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["/hello"]},
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{_sha256(tar)}"]},
-        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD hello.txt"}],
-    }).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": f"sha256:{_sha256(config)}", "size": len(config)},
-        "layers": [{"mediaType": OCI_LAYER, "digest": f"sha256:{_sha256(layer)}", "size": len(layer)}],
-    }).encode()
-    blobs = {f"sha256:{_sha256(data)}": data for data in (layer, config, manifest)}
+def _write_layout(directory: Path, tag: str, img: Manifest) -> dict[str, bytes]:
+    """An OCI image layout holding ``img`` under ``tag``; returns its blobs (manifest included) by digest."""
+    blobs = {blob.digest: blob.data for blob in img.blobs} | {img.digest: img.manifest}
     (directory / "blobs" / "sha256").mkdir(parents=True)
     for digest, data in blobs.items():
         (directory / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(data)
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": OCI_MANIFEST, "digest": f"sha256:{_sha256(manifest)}", "size": len(manifest),
-        "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
+    (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        img.descriptor(annotations={"org.opencontainers.image.ref.name": tag})]}))
     return blobs
 
 
@@ -62,8 +36,9 @@ def _skopeo(*args: str) -> None:
 @pytest.mark.parametrize("fmt", ["oci", "v2s2"])
 def test_skopeo_push_and_pull_round_trip(server, tmp_path: Path, fmt: str) -> None:
     source, back = tmp_path / "source", tmp_path / "back"
-    blobs = _write_layout(source, "v1")
-    source_config = next(data for data in blobs.values() if b'"diff_ids"' in data)
+    img = build_image((64,), "oci", seed=7, real_layers=True)  # a real gzipped tar layer
+    blobs = _write_layout(source, "v1", img)
+    source_config = img.config.data
     reference = f"docker://{server.host_port}/skopeo/{fmt}:v1"
     _skopeo("copy", "--dest-tls-verify=false", "--format", fmt, "oci:" + str(source) + ":v1", reference)
     _skopeo("copy", "--src-tls-verify=false", reference, "oci:" + str(back) + ":v1")
