@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from reference_server.errors import RegistryError
+
 Middleware = Callable[..., object]
 
 
@@ -52,4 +54,26 @@ def rewrite(match: Callable[[web.Request], bool], change: Callable[[web.Request,
                 return replaced
         return response
 
+    return middleware
+
+
+def on_error(change: Callable[[web.Request, RegistryError], web.StreamResponse | None]):
+    """A middleware made of ``change(request, error)``, called when the registry answers with a spec error.
+
+    ``change`` may return a replacement response, raise another exception in its place (another
+    spec error, or a crash), or return None to let the error through unchanged. Use it as a
+    decorator on the change function; the counterpart of ``rewrite`` for error answers.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        try:
+            return await handler(request)
+        except RegistryError as exc:
+            replaced = change(request, exc)
+            if replaced is None:
+                raise
+            return replaced
+
+    middleware.__doc__ = change.__doc__
     return middleware

@@ -7,7 +7,7 @@ import json
 from aiohttp import web
 
 from reference_server.errors import RegistryError
-from tests.broken import Variant, rewrite
+from tests.broken import Variant, on_error, rewrite
 
 
 def is_tags_list(request: web.Request) -> bool:
@@ -64,16 +64,12 @@ def reverse_repositories(request, response):
     edit_json(response, lambda value: {**value, "repositories": list(reversed(value["repositories"]))})
 
 
-@web.middleware
-async def unknown_repository_lists_empty(request: web.Request, handler):
+@on_error
+def unknown_repository_lists_empty(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """Answer 200 with no tags instead of 404 NAME_UNKNOWN."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        if is_tags_list(request) and exc.code == "NAME_UNKNOWN":
-            name = request.path.removeprefix("/v2/").removesuffix("/tags/list")
-            return web.json_response({"name": name, "tags": []})
-        raise
+    if is_tags_list(request) and exc.code == "NAME_UNKNOWN":
+        name = request.path.removeprefix("/v2/").removesuffix("/tags/list")
+        return web.json_response({"name": name, "tags": []})
 
 
 VARIANTS: list[Variant] = [

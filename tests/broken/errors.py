@@ -15,22 +15,9 @@ from reference_server.context import CONTEXT_KEY, is_digest_reference
 from reference_server.errors import RegistryError
 from reference_server.routes import resolve
 from registry_harness import spec
-from tests.broken import Variant
+from tests.broken import Variant, on_error
 
 API_SITUATIONS = ("unknown-blob", "unknown-manifest-digest", "unknown-upload-status", "unknown-repository-tags")
-
-
-def answering(render):
-    """A middleware that renders every RegistryError with ``render(request, error) -> Response``."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler):
-        try:
-            return await handler(request)
-        except RegistryError as exc:
-            return render(request, exc)
-
-    return middleware
 
 
 def plain_text(request, exc: RegistryError) -> web.Response:
@@ -68,29 +55,21 @@ async def body_on_head_404(request: web.Request, handler):
         raise web.HTTPNotFound() from None
 
 
-@web.middleware
-async def unknown_tag_is_name_unknown(request: web.Request, handler):
+@on_error
+def unknown_tag_is_name_unknown(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """A tag missing from an existing repository is reported as NAME_UNKNOWN (the tag index
     lookup answers for the whole repository)."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        reference = request.path.rpartition("/manifests/")[2]
-        if "/manifests/" in request.path and exc.code == "MANIFEST_UNKNOWN" and not is_digest_reference(reference):
-            raise errors.name_unknown(request.path.split("/manifests/")[0].removeprefix("/v2/")) from None
-        raise
+    reference = request.path.rpartition("/manifests/")[2]
+    if "/manifests/" in request.path and exc.code == "MANIFEST_UNKNOWN" and not is_digest_reference(reference):
+        raise errors.name_unknown(request.path.split("/manifests/")[0].removeprefix("/v2/")) from None
 
 
-@web.middleware
-async def gone_session_crashes(request: web.Request, handler):
+@on_error
+def gone_session_crashes(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """PATCH and PUT dereference a session that no longer exists: 500 instead of 404 BLOB_UPLOAD_UNKNOWN
     (the status GET still answers 404)."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        if exc.code == "BLOB_UPLOAD_UNKNOWN" and request.method in ("PATCH", "PUT"):
-            raise RuntimeError("upload session is None") from None
-        raise
+    if exc.code == "BLOB_UPLOAD_UNKNOWN" and request.method in ("PATCH", "PUT"):
+        raise RuntimeError("upload session is None") from None
 
 
 def repository_of(path: str) -> str | None:
@@ -111,15 +90,11 @@ async def html_404_for_unknown_repository(request: web.Request, handler):
     return await handler(request)
 
 
-@web.middleware
-async def malformed_digest_crashes(request: web.Request, handler):
+@on_error
+def malformed_digest_crashes(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """A malformed digest in a blob path reaches the storage layer unchecked: 500."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        if exc.code == "DIGEST_INVALID" and "/blobs/" in request.path and "/uploads" not in request.path:
-            raise RuntimeError("cannot split digest") from None
-        raise
+    if exc.code == "DIGEST_INVALID" and "/blobs/" in request.path and "/uploads" not in request.path:
+        raise RuntimeError("cannot split digest") from None
 
 
 @web.middleware
@@ -159,21 +134,21 @@ VARIANTS: list[Variant] = [
         description="4xx answers carry a plain-text body instead of the JSON error envelope",
         select="test_error_answer_fits_the_situation",
         must_fail=situations(*API_SITUATIONS),
-        middleware=answering(plain_text),
+        middleware=on_error(plain_text),
     ),
     Variant(
         name="error-wrong-code",
         description="every error carries the code UNKNOWN, whatever the situation",
         select="test_error_answer_fits_the_situation",
         must_fail=situations(*API_SITUATIONS, "digest-mismatch-on-upload", "unknown-repository-manifest"),
-        middleware=answering(with_code("UNKNOWN")),
+        middleware=on_error(with_code("UNKNOWN")),
     ),
     Variant(
         name="error-code-outside-spec",
         description="errors carry a code the spec does not define (NOT_FOUND)",
         select="test_error_answer_fits_the_situation",
         must_fail=situations(*API_SITUATIONS),
-        middleware=answering(with_code("NOT_FOUND")),
+        middleware=on_error(with_code("NOT_FOUND")),
     ),
     Variant(
         name="error-500-on-bad-input",
@@ -181,7 +156,7 @@ VARIANTS: list[Variant] = [
         select="test_error_answer_fits_the_situation or test_digest_mismatch_is_digest_invalid",
         must_fail=(*situations("digest-mismatch-on-upload", "malformed-digest-on-upload"),
                    "test_digest_mismatch_is_digest_invalid"),
-        middleware=answering(server_error_for_400),
+        middleware=on_error(server_error_for_400),
     ),
     Variant(
         name="error-body-on-head-404",

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from reference_server.context import CONTEXT_KEY
 from reference_server.errors import RegistryError
-from tests.broken import Variant
+from tests.broken import Variant, on_error
 
 MANIFEST_PATH = re.compile(r"^/v2/.+/manifests/[^/]+$")
 BLOB_PATH = re.compile(r"^/v2/.+/blobs/[a-z0-9]+:[^/]+$")
@@ -32,16 +32,11 @@ def deletes_nothing(path: re.Pattern[str]):
 def unknown_deleted_with_202(code: str):
     """DELETE of content that does not exist answers 202 instead of 404 ``code``."""
 
-    @web.middleware
-    async def middleware(request: web.Request, handler):
-        try:
-            return await handler(request)
-        except RegistryError as exc:
-            if request.method == "DELETE" and exc.code == code:
-                return web.Response(status=202)
-            raise
+    @on_error
+    def change(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
+        return web.Response(status=202) if request.method == "DELETE" and exc.code == code else None
 
-    return middleware
+    return change
 
 
 MANIFEST_REF = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")

@@ -16,7 +16,7 @@ from reference_server.manifests import parse_manifest
 from reference_server.storage.base import ManifestRecord
 from registry_harness import spec
 from registry_harness.digests import digest_of
-from tests.broken import Variant, rewrite
+from tests.broken import Variant, on_error, rewrite
 
 MANIFEST_PATH = re.compile(r"^/v2/.+/manifests/[^/]+$")
 MANIFEST_REF = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
@@ -82,16 +82,13 @@ def tags_never_move():
 def accept_despite(code: str):
     """Answer 201 where the registry would refuse a manifest PUT with ``code``."""
 
-    @web.middleware
-    async def middleware(request: web.Request, handler):
-        try:
-            return await handler(request)
-        except RegistryError as exc:
-            if manifest_request("PUT")(request) and exc.code == code:
-                return web.Response(status=201, headers={"Location": request.path})
-            raise
+    @on_error
+    def change(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
+        if manifest_request("PUT")(request) and exc.code == code:
+            return web.Response(status=201, headers={"Location": request.path})
+        return None
 
-    return middleware
+    return change
 
 
 def lax_tag_grammar(grammar: re.Pattern[str]):
@@ -139,26 +136,18 @@ def size_limit(limit: int):
     return middleware
 
 
-@web.middleware
-async def over_limit_is_400(request: web.Request, handler):
+@on_error
+def over_limit_is_400(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """Refuse a manifest over the size limit with 400 MANIFEST_INVALID instead of 413."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        if exc.status == 413:
-            raise errors.manifest_invalid(exc.detail) from None
-        raise
+    if exc.status == 413:
+        raise errors.manifest_invalid(exc.detail) from None
 
 
-@web.middleware
-async def missing_blob_is_404(request: web.Request, handler):
+@on_error
+def missing_blob_is_404(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """Let the blob lookup's own error escape a manifest PUT: 404 BLOB_UNKNOWN, not 400 MANIFEST_BLOB_UNKNOWN."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        if manifest_request("PUT")(request) and exc.code == "MANIFEST_BLOB_UNKNOWN":
-            raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", exc.detail) from None
-        raise
+    if manifest_request("PUT")(request) and exc.code == "MANIFEST_BLOB_UNKNOWN":
+        raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", exc.detail) from None
 
 
 VARIANTS: list[Variant] = [

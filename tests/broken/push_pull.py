@@ -23,7 +23,7 @@ from reference_server import errors
 from reference_server.context import CONTEXT_KEY
 from reference_server.errors import RegistryError
 from registry_harness import spec
-from tests.broken import Variant, rewrite
+from tests.broken import Variant, on_error, rewrite
 
 UPLOADS = re.compile(r"^/v2/.+/blobs/uploads/?$")
 SESSION = re.compile(r"^/v2/.+/blobs/uploads/[^/]+$")
@@ -88,18 +88,14 @@ def flip_a_byte(request, response):
         response.body = bytes(body)
 
 
-@web.middleware
-async def accept_wrong_digest(request: web.Request, handler):
+@on_error
+def accept_wrong_digest(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """Closing an upload with a digest the content does not match answers 201 anyway."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        if exc.code == "DIGEST_INVALID" and (UPLOADS.match(request.path) or SESSION.match(request.path)):
-            claimed = request.query.get("digest", WRONG_DIGEST)
-            name = request.path.split("/blobs/")[0].removeprefix("/v2/")
-            return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{claimed}",
-                                                     "Docker-Content-Digest": claimed})
-        raise
+    if exc.code == "DIGEST_INVALID" and (UPLOADS.match(request.path) or SESSION.match(request.path)):
+        claimed = request.query.get("digest", WRONG_DIGEST)
+        name = request.path.split("/blobs/")[0].removeprefix("/v2/")
+        return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{claimed}",
+                                                 "Docker-Content-Digest": claimed})
 
 
 @web.middleware
@@ -154,20 +150,16 @@ def declined_mount_201(request, response):
     return None
 
 
-@web.middleware
-async def blobs_shared_across_repositories(request: web.Request, handler):
+@on_error
+def blobs_shared_across_repositories(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """A blob unknown in this repository is served anyway when any repository holds it."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        match = BLOB.match(request.path)
-        storage = request.app[CONTEXT_KEY].storage
-        if request.method in ("GET", "HEAD") and match and exc.status == 404 and \
-                storage.any_repo_has_blob(match["digest"]):
-            data = storage.blob_read(match["digest"])
-            return web.Response(body=data, headers={"Docker-Content-Digest": match["digest"],
-                                                    "Content-Type": "application/octet-stream"})
-        raise
+    match = BLOB.match(request.path)
+    storage = request.app[CONTEXT_KEY].storage
+    if request.method in ("GET", "HEAD") and match and exc.status == 404 and \
+            storage.any_repo_has_blob(match["digest"]):
+        data = storage.blob_read(match["digest"])
+        return web.Response(body=data, headers={"Docker-Content-Digest": match["digest"],
+                                                "Content-Type": "application/octet-stream"})
 
 
 @web.middleware
@@ -205,15 +197,11 @@ async def range_end_off_by_one(request: web.Request, handler):
     return await handler(request)
 
 
-@web.middleware
-async def unsatisfiable_range_206(request: web.Request, handler):
+@on_error
+def unsatisfiable_range_206(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """A range beyond the end of the blob answers 206 with an empty body instead of 416."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        if exc.code == "RANGE_INVALID":
-            return web.Response(status=206, body=b"", headers={"Content-Range": "bytes 0-0/0"})
-        raise
+    if exc.code == "RANGE_INVALID":
+        return web.Response(status=206, body=b"", headers={"Content-Range": "bytes 0-0/0"})
 
 
 def manifest_list_as_index(request, response):
@@ -221,29 +209,21 @@ def manifest_list_as_index(request, response):
         response.headers["Content-Type"] = spec.OCI_INDEX
 
 
-@web.middleware
-async def unknown_blob_served_empty(request: web.Request, handler):
+@on_error
+def unknown_blob_served_empty(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """GET/HEAD of a blob the repository does not hold answer 200 with an empty body (the storage
     layer hands back an empty reader for a missing key)."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        match = BLOB.match(request.path)
-        if exc.code == "BLOB_UNKNOWN" and match and request.method in ("GET", "HEAD"):
-            return web.Response(status=200, body=b"", headers={"Docker-Content-Digest": match["digest"],
-                                                              "Content-Type": "application/octet-stream"})
-        raise
+    match = BLOB.match(request.path)
+    if exc.code == "BLOB_UNKNOWN" and match and request.method in ("GET", "HEAD"):
+        return web.Response(status=200, body=b"", headers={"Docker-Content-Digest": match["digest"],
+                                                          "Content-Type": "application/octet-stream"})
 
 
-@web.middleware
-async def manifest_miss_is_blob_unknown(request: web.Request, handler):
+@on_error
+def manifest_miss_is_blob_unknown(request: web.Request, exc: RegistryError) -> web.StreamResponse | None:
     """A manifest lookup that misses reports the blob store's error: 404 BLOB_UNKNOWN."""
-    try:
-        return await handler(request)
-    except RegistryError as exc:
-        if exc.code == "MANIFEST_UNKNOWN" and MANIFEST.match(request.path):
-            raise errors.blob_unknown(request.path.rpartition("/")[2]) from None
-        raise
+    if exc.code == "MANIFEST_UNKNOWN" and MANIFEST.match(request.path):
+        raise errors.blob_unknown(request.path.rpartition("/")[2]) from None
 
 
 def several_types(request: web.Request) -> bool:
