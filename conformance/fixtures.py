@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from conformance.recording import recorder_of
-from conformance.session import ConfigurationError, EmbeddedServer, Settings, preflight, quiet_insecure
+from conformance.session import ConfigurationError, EmbeddedServer, Settings, preflight
 from registry_harness import builders, spec
 from registry_harness.client import UPLOAD_MODES, RegistryClient
 from registry_harness.target import Target
@@ -46,7 +46,6 @@ def settings(request: pytest.FixtureRequest) -> Settings:
 def target(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Target]:
     """The registry under test; with no target configured, the embedded reference server."""
     if settings.target is not None:
-        quiet_insecure(settings.target)
         if not settings.embedded:
             try:
                 preflight(settings.target)

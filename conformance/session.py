@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import urllib3
-
 from registry_harness.target import Target, TargetError, probe, short_cause, target_from_env
 
 DEFAULT_RESULTS_DIR = Path("results") / "conformance"
@@ -99,17 +97,10 @@ def preflight(target: Target, timeout: float = PREFLIGHT_TIMEOUT) -> int:
 
     Raises ConfigurationError with one line when nothing usable answers (refused, TLS, timeout).
     """
-    quiet_insecure(target)
     try:
         return probe(target, timeout)
     except TargetError as exc:
         raise ConfigurationError(str(exc)) from None
-
-
-def quiet_insecure(target: Target) -> None:
-    """With --tls insecure the user chose unverified https: do not warn on every request."""
-    if target.tls == "insecure":
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 class EmbeddedServer:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
-import urllib3
 
 from registry_harness import spec
 from registry_harness.auth import (
@@ -31,7 +30,7 @@ from registry_harness.auth import (
 from registry_harness.digests import digest_of, verify
 from registry_harness.exchange import BODY_PREVIEW, Exchange
 from registry_harness.redact import mask_text, mask_url
-from registry_harness.target import Target
+from registry_harness.target import Target, quiet_if_insecure
 
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGES = 10_000
@@ -119,9 +118,7 @@ class RegistryClient:
         self.target = target
         self.session = session or requests.Session()
         self.session.verify = target.verify
-        if target.tls == "insecure":
-            # The user chose not to verify certificates: one warning per request is only noise.
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        quiet_if_insecure(target)
         self.timeout = timeout
         # After this many timeouts in a row, stop sending: a hung registry fails fast, not for hours.
         self.give_up_after = give_up_after

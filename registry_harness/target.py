@@ -156,6 +156,14 @@ def target_from_env(env: Mapping[str, str] | None = None, target: str | None = N
 PROBE_TIMEOUT = 10.0
 
 
+def quiet_if_insecure(target: Target) -> None:
+    """With TLS mode 'insecure' the user chose unverified https: do not warn on every request."""
+    if target.tls == "insecure":
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+
 def probe(target: Target, timeout: float = PROBE_TIMEOUT) -> int:
     """GET ``/v2/`` once and return the status; any HTTP answer (401, 404, 500…) counts as reachable.
 
@@ -165,6 +173,7 @@ def probe(target: Target, timeout: float = PROBE_TIMEOUT) -> int:
     import requests  # the grammar above needs no HTTP stack; only probing does
 
     url = target.base_url + "/v2/"
+    quiet_if_insecure(target)
     try:
         response = requests.get(url, timeout=timeout, verify=target.verify, allow_redirects=False)
     except requests.exceptions.SSLError as exc:
