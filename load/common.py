@@ -27,8 +27,8 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 from load import seeding, slo, summary
 from load.images import SIZE_CHOICES, parse_size, pick_size, seeded_image, size_labels
 from load.measure import Measure, MeasuredSession
-from load.recorder import Recorder
-from load.workloads import Pushed, pull_image
+from load.recorder import HTTP_METHODS, Recorder
+from load.workloads import RESOLVE_STEPS, Pushed, pull_image
 from registry_harness.client import RegistryClient
 from registry_harness.target import Target, TargetError, target_from_env
 
@@ -38,6 +38,7 @@ CPU_SAMPLE_SECONDS = 2.0
 CPU_WARN_PERCENT = 90.0
 CPU_WARN_SAMPLES = 3
 DEFAULT_RESULTS = "results/load"
+FINAL_REPORT_WAIT = 15.0
 
 RECORDER = Recorder()
 _USER_IDS = itertools.count()
@@ -63,6 +64,12 @@ class Settings:
     page_size: int
     request_timeout: float
     cleanup: bool
+    pre_seeded: bool = False
+    resolve_requests: tuple[str, ...] = RESOLVE_STEPS
+
+    @property
+    def size_labels(self) -> list[str]:
+        return size_labels(self.image_size)
 
     @classmethod
     def from_options(cls, options: object) -> Settings:
@@ -80,7 +87,19 @@ class Settings:
             page_size=int(options.page_size),
             request_timeout=float(options.request_timeout),
             cleanup=not options.no_cleanup,
+            pre_seeded=bool(getattr(options, "pre_seeded", False)),
+            resolve_requests=parse_resolve_requests(getattr(options, "resolve_requests", "") or ""),
         )
+
+
+def parse_resolve_requests(text: str) -> tuple[str, ...]:
+    """``head,get,tags`` → the resolve profile's steps in their fixed order; ValueError for unknown ones."""
+    chosen = {part.strip() for part in text.split(",") if part.strip()} or set(RESOLVE_STEPS)
+    unknown = chosen - set(RESOLVE_STEPS)
+    if unknown:
+        raise ValueError(f"--resolve-requests: unknown {', '.join(sorted(unknown))}; choose from "
+                         f"{', '.join(RESOLVE_STEPS)}")
+    return tuple(step for step in RESOLVE_STEPS if step in chosen)
 
 
 @dataclass
@@ -94,6 +113,10 @@ class RunState:
     catalog_supported: bool = True
     greenlets: list = field(default_factory=list)
     workers: set[str] = field(default_factory=set)
+    cpu_started: float | None = None
+    run_time: float | None = None  # the master ends a headless distributed run itself (see _end_distributed_run)
+    stopped: bool = False
+    final_reports: set[str] = field(default_factory=set)
 
     def record(self, item: Pushed) -> None:
         self.pushed.append(item)
@@ -122,6 +145,9 @@ def _add_options(parser) -> None:
     add("--page-size", type=int, default=10, help="n= page size for catalog and tags list (browse)")
     add("--request-timeout", type=float, default=60.0, help="seconds before a request counts as failed")
     add("--no-cleanup", action="store_true", default=False, help="keep what the run pushed")
+    add("--pre-seeded", action="store_true", default=False,
+        help="the target already holds what the profile reads (a read-only mirror, a static layout): push nothing")
+    add("--resolve-requests", default="head,get,tags", help="resolve profile: which of head,get,tags each user sends")
     add("--allow-remote", action="store_true", default=False, help="allow a target that is not loopback")
     add("--summary-dir", default="", help="where details.json / summary.json go (default results/load/<profile>)")
     add("--profile-name", default="", help="label of the run in the summary (default the profile)")
@@ -160,7 +186,12 @@ class RegistryUser(User):
 
     def emit(self, request_type: str, name: str, response_time: float, received: int = 0, sent: int = 0,
              error: str | None = None) -> None:
-        """Report one request or operation to Locust (and so to the high-resolution recorder)."""
+        """Report one HTTP request to Locust (and so to the high-resolution recorder); whole operations
+        and times to first byte go to the recorder only, so Locust's tables and "Aggregated" row count
+        real HTTP requests and nothing else."""
+        if request_type not in HTTP_METHODS:
+            RECORDER.record(request_type, name, response_time, received=received, sent=sent, error=error)
+            return
         self.environment.events.request.fire(
             request_type=request_type, name=name, response_time=response_time, response_length=received,
             response=None, context={"sent": sent}, exception=LoadFailure(error) if error else None,
@@ -262,6 +293,11 @@ def _on_init(environment, **_kw) -> None:
     gevent.spawn(_sample_cpu, environment)
     if is_worker(environment):
         return
+    options = environment.parsed_options
+    if isinstance(environment.runner, MasterRunner) and getattr(options, "headless", False) and options.run_time:
+        # Locust's master quits half a second after telling workers to stop, and a worker's last report
+        # often comes later: the master ends the run itself and waits for every worker's final figures.
+        STATE.run_time, options.run_time = float(options.run_time), None
     try:
         configure(environment)
     except (TargetError, ValueError) as exc:
@@ -277,7 +313,8 @@ def _seed(environment) -> None:
     started = time.monotonic()
     try:
         for cls in _profile_classes(environment):
-            STATE.pushed.extend(cls.seed(client, settings))
+            if not settings.pre_seeded:
+                STATE.pushed.extend(cls.seed(client, settings))
             cls.prepare(settings)
     except Exception as exc:  # noqa: BLE001 - any seeding failure ends the run as a setup error
         text = str(exc).strip().splitlines()
@@ -291,6 +328,11 @@ def _seed(environment) -> None:
 @events.test_start.add_listener
 def _on_test_start(environment, **_kw) -> None:
     RECORDER.__init__()
+    STATE.cpu_started = cpu_seconds()
+    STATE.stopped = False
+    STATE.final_reports.clear()
+    if STATE.run_time is not None and isinstance(environment.runner, MasterRunner):
+        gevent.spawn_later(STATE.run_time, _end_distributed_run, environment)
     try:
         configure(environment)
     except (TargetError, ValueError) as exc:
@@ -327,20 +369,68 @@ def _on_reset_stats(**_kw) -> None:
 
 @events.report_to_master.add_listener
 def _on_report_to_master(client_id, data, **_kw) -> None:
-    data[REPORT_KEY] = RECORDER.drain()
+    data[REPORT_KEY] = {**RECORDER.drain(), "final": STATE.stopped}
 
 
 @events.worker_report.add_listener
 def _on_worker_report(client_id, data, **_kw) -> None:
     STATE.workers.add(client_id)
-    RECORDER.merge_dict(data.get(REPORT_KEY) or {})
+    report = data.get(REPORT_KEY) or {}
+    RECORDER.merge_dict(report)
+    if report.get("final"):
+        STATE.final_reports.add(client_id)
+
+
+def process_label(environment) -> str:
+    """``worker-PID``, ``master-PID`` or ``local-PID``: how the summary names this generator process."""
+    role = "worker" if is_worker(environment) else "master" if isinstance(environment.runner, MasterRunner) else "local"
+    return f"{role}-{os.getpid()}"
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used so far."""
+    return time.process_time()
+
+
+def _note_cpu_seconds(environment) -> None:
+    if STATE.cpu_started is not None:
+        RECORDER.note_cpu_seconds(process_label(environment), cpu_seconds() - STATE.cpu_started)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment, **_kw) -> None:
+    _note_cpu_seconds(environment)
+    if is_worker(environment) and not STATE.stopped:
+        STATE.stopped = True
+        send = getattr(environment.runner, "_send_stats", None)
+        if send is not None:
+            send()  # the final report, at once: the master waits for it (bounded) before judging
+
+
+def _end_distributed_run(environment) -> None:
+    """At the run time: stop the workers, wait (bounded) for each one's final report, then quit."""
+    runner = environment.runner
+    log.info("--run-time limit reached, stopping the workers and collecting their final figures")
+    try:
+        runner.stop()
+        deadline = time.monotonic() + FINAL_REPORT_WAIT
+        while time.monotonic() < deadline:
+            expected = {client.id for client in runner.clients.all}
+            if expected <= STATE.final_reports:
+                break
+            gevent.sleep(0.1)
+        else:
+            missing = {client.id for client in runner.clients.all} - STATE.final_reports
+            log.warning("no final report from %d worker(s) after %.0fs: their last figures may be missing",
+                        len(missing), FINAL_REPORT_WAIT)
+    finally:
+        runner.quit()
 
 
 def _sample_cpu(environment) -> None:
     """Sample this process's CPU while users run; warn once when it stays above 90% of a core."""
     process = psutil.Process()
-    role = "worker" if is_worker(environment) else "master" if isinstance(environment.runner, MasterRunner) else "local"
-    label = f"{role}-{os.getpid()}"
+    label = process_label(environment)
     process.cpu_percent(None)
     hot = 0
     warned = False
@@ -350,6 +440,7 @@ def _sample_cpu(environment) -> None:
         runner = environment.runner
         if runner is None or runner.state not in (STATE_RUNNING, STATE_SPAWNING):
             continue
+        _note_cpu_seconds(environment)
         if isinstance(runner, MasterRunner):
             RECORDER.note_cpu(label, percent)
             continue
