@@ -105,11 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load-generator processes on this machine (default: one per core, "
                              f"{os.cpu_count() or 1} here; 1 = a single process)")
     parser.add_argument("--master", action="store_true", help="run as Locust master; start workers yourself")
+    parser.add_argument("--worker", action="store_true",
+                        help="run as a Locust worker of a --master elsewhere (--master-host, --master-port); "
+                             "it stops when the master ends the run, at the latest --run-time + 3 min")
+    parser.add_argument("--master-host", default="127.0.0.1", help="with --worker: the master's address")
     parser.add_argument("--master-bind-host", default="127.0.0.1",
                         help="with --master: address workers connect to (default 127.0.0.1; 0.0.0.0 for "
                              "workers on other machines)")
     parser.add_argument("--expect-workers", type=int, help="with --master: wait for this many workers")
-    parser.add_argument("--master-port", type=int, help="with --master: port workers connect to (default 5557)")
+    parser.add_argument("--master-port", type=int, help="with --master / --worker: the port workers connect to "
+                                                        "(default 5557)")
     parser.add_argument("--web", action="store_true", help="Locust web UI on 127.0.0.1 (still bounded)")
     parser.add_argument("--web-port", type=int, default=8089, help="web UI port (default 8089)")
     parser.add_argument("--results", default="results/load", help="results root (default results/load)")
@@ -192,6 +197,24 @@ def config_from_args(args: argparse.Namespace, extra: Sequence[str] = ()) -> Run
         profile_options=options, gates=slo.thresholds_from(vars(args)), allow_remote=args.allow_remote,
         cleanup=not args.no_cleanup, quiet=args.quiet, extra=list(extra),
     )
+
+
+def worker_command(profile: str, master_host: str, master_port: int | None) -> list[str]:
+    """The locust command line of a worker for ``profile`` (settings and target come from the master)."""
+    return [sys.executable, "-m", "locust", "-f", str(PACKAGE_DIR / "profiles" / f"{profile}.py"), "--worker",
+            "--master-host", master_host, "--master-port", str(master_port or 5557)]
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Run one worker until its master ends the run (bounded: run time plus the setup allowance)."""
+    limit = parse_duration(args.run_time) + SETUP_ALLOWANCE
+    process = subprocess.Popen(worker_command(args.profile, args.master_host, args.master_port))
+    try:
+        return process.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        stop_process(process, STOP_GRACE)
+        print(f"registry-load: worker still running after {limit:.0f}s: stopped", file=sys.stderr)
+        return 1
 
 
 def locust_command(config: RunConfig, url: str) -> list[str]:
@@ -345,9 +368,9 @@ def report(config: RunConfig, result: RunResult, out=sys.stdout) -> None:
         cpu = details.get("generator_cpu") or {}
         per_request = details["totals"].get("cpu_us_per_request")
         if per_request:
-            print(f"load generator: {len(cpu)} process(es), {details['totals']['generator_cpu_s']} CPU s, "
-                  f"{per_request:.1f} CPU µs per HTTP request ({1e6 / per_request:,.0f} req/s per generator core)",
-                  file=out)
+            print(f"load generator: {len(cpu)} process(es) (by default one worker per core, plus the master; "
+                  f"--processes N to choose), {details['totals']['generator_cpu_s']} CPU s, {per_request:.1f} CPU µs "
+                  f"per HTTP request ({1e6 / per_request:,.0f} req/s per generator core)", file=out)
         if details.get("generator_bound"):
             busiest = max(cpu.items(), key=lambda kv: kv[1]["mean"])
             print(f"warning: the load generator was the bottleneck ({busiest[0]} averaged {busiest[1]['mean']}% "
@@ -365,6 +388,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, extra = argv[:cut], argv[cut + 1:]
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.worker:
+        if args.master or args.processes:
+            print("registry-load: --worker excludes --master and --processes", file=sys.stderr)
+            return 2
+        try:
+            return run_worker(args)
+        except ConfigError as exc:
+            print(f"registry-load: {exc}", file=sys.stderr)
+            return 2
     try:
         config = config_from_args(args, extra)
         with contextlib.ExitStack() as stack:
@@ -374,9 +406,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 url = config.target.base_url
             started = time.monotonic()
-            if args.processes is None and config.processes and config.processes > 1:
-                print(f"registry-load: {config.processes} load-generator processes, one per core "
-                      f"(--processes 1 for a single one)", file=sys.stderr)
             result = run(config, url)
     except (ConfigError, TargetError) as exc:
         print(f"registry-load: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from pathlib import Path
 import gevent
 import psutil
 from locust import User, constant, events
+from locust.rpc import Message
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from load import seeding, slo, summary
@@ -117,6 +118,7 @@ class RunState:
     run_time: float | None = None  # the master ends a headless distributed run itself (see _end_distributed_run)
     stopped: bool = False
     final_reports: set[str] = field(default_factory=set)
+    per_worker: dict[str, int] = field(default_factory=dict)  # HTTP requests each worker reported
 
     def record(self, item: Pushed) -> None:
         self.pushed.append(item)
@@ -331,6 +333,7 @@ def _on_test_start(environment, **_kw) -> None:
     STATE.cpu_started = cpu_seconds()
     STATE.stopped = False
     STATE.final_reports.clear()
+    STATE.per_worker.clear()
     if STATE.run_time is not None and isinstance(environment.runner, MasterRunner):
         gevent.spawn_later(STATE.run_time, _end_distributed_run, environment)
     try:
@@ -377,6 +380,9 @@ def _on_worker_report(client_id, data, **_kw) -> None:
     STATE.workers.add(client_id)
     report = data.get(REPORT_KEY) or {}
     RECORDER.merge_dict(report)
+    STATE.per_worker[client_id] = STATE.per_worker.get(client_id, 0) + sum(
+        int((entry.get("latency") or {}).get("count") or 0) for entry in report.get("entries") or []
+        if entry.get("request_type") in HTTP_METHODS)
     if report.get("final"):
         STATE.final_reports.add(client_id)
 
@@ -411,19 +417,19 @@ def _end_distributed_run(environment) -> None:
     """At the run time: stop the workers, wait (bounded) for each one's final report, then quit."""
     runner = environment.runner
     log.info("--run-time limit reached, stopping the workers and collecting their final figures")
+    workers = [client.id for client in runner.clients.all]  # stopped workers leave runner.clients
     try:
         runner.stop()
         deadline = time.monotonic() + FINAL_REPORT_WAIT
-        while time.monotonic() < deadline:
-            expected = {client.id for client in runner.clients.all}
-            if expected <= STATE.final_reports:
-                break
+        while time.monotonic() < deadline and not set(workers) <= STATE.final_reports:
             gevent.sleep(0.1)
-        else:
-            missing = {client.id for client in runner.clients.all} - STATE.final_reports
+        missing = set(workers) - STATE.final_reports
+        if missing:
             log.warning("no final report from %d worker(s) after %.0fs: their last figures may be missing",
                         len(missing), FINAL_REPORT_WAIT)
     finally:
+        for worker in workers:
+            runner.server.send_to_client(Message("quit", None, worker))
         runner.quit()
 
 
@@ -473,6 +479,7 @@ def run_context(environment) -> dict:
         "run_time_s": getattr(options, "run_time", None),
         "shape": type(environment.shape_class).__name__ if environment.shape_class else None,
         "workers": len(STATE.workers),
+        "requests_per_worker": dict(sorted(STATE.per_worker.items())),
         "settings": {
             "image_size": settings.image_size, "push_mode": settings.push_mode, "push_repo": settings.push_repo,
             "chunk_size": settings.chunk_size, "herd_interval": settings.herd_interval,
