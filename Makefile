@@ -17,7 +17,7 @@ export OCI_USERNAME := $(USERNAME)
 export OCI_PASSWORD := $(PASSWORD)
 export OCI_CA_BUNDLE := $(CA_BUNDLE)
 
-.PHONY: setup conformance test lint serve peers clean bench-server load bench
+.PHONY: setup conformance test lint serve peers clean bench-server bench-load load bench
 
 setup: $(STAMP)
 
@@ -46,6 +46,11 @@ serve: $(STAMP)
 bench-server: $(STAMP)
 	$(PY) -m benchmarks.bench_server $(ARGS)
 
+## make bench-load [ARGS=--quick|--rounds N|--seconds S]: the load generator beside wrk (small requests) and
+## curl (whole blobs) against the same static registry layout served by nginx, pinned to separate cores
+bench-load: $(STAMP)
+	$(PY) -m benchmarks.bench_load $(ARGS)
+
 ## make load PROFILE=pull|push|mixed|browse|herd [TARGET=host:port] [USERS=20] [SPAWN_RATE=..] [RUN_TIME=30s] [ARGS=..]
 PROFILE  ?= pull
 USERS    ?= 20
@@ -61,10 +66,10 @@ TARGET_B ?=
 bench: $(STAMP)
 	$(PY) -m load.bench $(if $(TARGET_A),--target-a $(TARGET_A)) $(if $(TARGET_B),--target-b $(TARGET_B)) $(ARGS)
 
-## make peers: the Debian packages the peer tests use (Distribution 2.8.2, skopeo, podman, wrk, nginx)
+## make peers: the Debian packages the peer tests use (Distribution 2.8.2, skopeo, podman, wrk, nginx, curl, ip)
 peers:
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry skopeo podman wrk nginx-light
+	DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry skopeo podman wrk nginx-light curl iproute2
 
 clean:
 	rm -rf $(VENV) results build *.egg-info

@@ -115,7 +115,6 @@ class RunState:
     greenlets: list = field(default_factory=list)
     workers: set[str] = field(default_factory=set)
     cpu_started: float | None = None
-    run_time: float | None = None  # the master ends a headless distributed run itself (see _end_distributed_run)
     stopped: bool = False
     final_reports: set[str] = field(default_factory=set)
     per_worker: dict[str, int] = field(default_factory=dict)  # HTTP requests each worker reported
@@ -294,12 +293,19 @@ def _on_init(environment, **_kw) -> None:
     """Validate the target and seed (master/local), before Locust's run-time clock starts."""
     gevent.spawn(_sample_cpu, environment)
     if is_worker(environment):
+        _prepare_early(environment)
         return
-    options = environment.parsed_options
-    if isinstance(environment.runner, MasterRunner) and getattr(options, "headless", False) and options.run_time:
-        # Locust's master quits half a second after telling workers to stop, and a worker's last report
-        # often comes later: the master ends the run itself and waits for every worker's final figures.
-        STATE.run_time, options.run_time = float(options.run_time), None
+    if isinstance(environment.runner, MasterRunner):
+        # Locust's master quits half a second after telling workers to quit, and a worker's last report
+        # often comes later: before quitting, the master stops the workers and waits for their final figures.
+        runner = environment.runner
+        quit_now = runner.quit
+
+        def graceful_quit() -> None:
+            _collect_final_reports(environment)
+            quit_now()
+
+        runner.quit = graceful_quit
     try:
         configure(environment)
     except (TargetError, ValueError) as exc:
@@ -334,8 +340,6 @@ def _on_test_start(environment, **_kw) -> None:
     STATE.stopped = False
     STATE.final_reports.clear()
     STATE.per_worker.clear()
-    if STATE.run_time is not None and isinstance(environment.runner, MasterRunner):
-        gevent.spawn_later(STATE.run_time, _end_distributed_run, environment)
     try:
         configure(environment)
     except (TargetError, ValueError) as exc:
@@ -413,10 +417,26 @@ def _on_test_stop(environment, **_kw) -> None:
             send()  # the final report, at once: the master waits for it (bounded) before judging
 
 
-def _end_distributed_run(environment) -> None:
-    """At the run time: stop the workers, wait (bounded) for each one's final report, then quit."""
+def _prepare_early(environment) -> None:
+    """A worker forked by ``--processes`` has the run's options already: compute the seeded images now,
+    before the run-time clock starts (remote workers learn the settings with their first spawn message)."""
+    options = environment.parsed_options
+    if not getattr(options, "run_id", None) or not environment.host:
+        return
+    try:
+        configure(environment)
+        for cls in _profile_classes(environment):
+            cls.prepare(STATE.settings)
+    except (TargetError, ValueError):
+        STATE.settings = STATE.target = None  # judged again, with the master's settings, at test start
+
+
+def _collect_final_reports(environment) -> None:
+    """Stop the workers and wait (bounded) for each one's final report; they are told to quit after."""
     runner = environment.runner
-    log.info("--run-time limit reached, stopping the workers and collecting their final figures")
+    if runner.state not in (STATE_RUNNING, STATE_SPAWNING):
+        return
+    log.info("stopping the workers and collecting their final figures")
     workers = [client.id for client in runner.clients.all]  # stopped workers leave runner.clients
     try:
         runner.stop()
@@ -430,7 +450,6 @@ def _end_distributed_run(environment) -> None:
     finally:
         for worker in workers:
             runner.server.send_to_client(Message("quit", None, worker))
-        runner.quit()
 
 
 def _sample_cpu(environment) -> None:

@@ -27,7 +27,7 @@ from tests.peers.support import missing_peer
 
 SUBNET = "10.251.0"
 HOSTS = {"registry": 2, "master": 3, "worker1": 4, "worker2": 5}
-RUN_SECONDS = 4
+RUN_SECONDS = 6
 BOUND = 150  # seconds within which master and workers must have ended on their own
 
 
