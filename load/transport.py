@@ -475,8 +475,8 @@ class FastSession:
         for attempt in (0, 1):
             reused = bool(pool)
             conn = pool.pop() if reused else self._connect(scheme, host, port, timeout, verify)
-            conn.sock.settimeout(timeout)
             try:
+                conn.sock.settimeout(timeout)
                 self._write(conn, wire, body, pieces, data)
                 response = self._read_head(conn, method, url, headers)
             except TimeoutError as exc:
@@ -523,7 +523,7 @@ class FastSession:
         first = not buffer
         while True:
             end = buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if 0 <= end <= MAX_HEAD:
                 break
             if len(buffer) > MAX_HEAD:
                 raise TransportError(f"response head exceeds {MAX_HEAD} bytes")
