@@ -432,24 +432,25 @@ def _prepare_early(environment) -> None:
 
 
 def _collect_final_reports(environment) -> None:
-    """Stop the workers and wait (bounded) for each one's final report; they are told to quit after."""
+    """Tell every worker to quit and wait (bounded) for each one's final report before the master quits.
+
+    "quit" rather than "stop": a worker that stops says so first and the master forgets it, dropping
+    the report that follows; a worker that quits sends its last report while still known.
+    """
     runner = environment.runner
     if runner.state not in (STATE_RUNNING, STATE_SPAWNING):
         return
-    log.info("stopping the workers and collecting their final figures")
-    workers = [client.id for client in runner.clients.all]  # stopped workers leave runner.clients
-    try:
-        runner.stop()
-        deadline = time.monotonic() + FINAL_REPORT_WAIT
-        while time.monotonic() < deadline and not set(workers) <= STATE.final_reports:
-            gevent.sleep(0.1)
-        missing = set(workers) - STATE.final_reports
-        if missing:
-            log.warning("no final report from %d worker(s) after %.0fs: their last figures may be missing",
-                        len(missing), FINAL_REPORT_WAIT)
-    finally:
-        for worker in workers:
-            runner.server.send_to_client(Message("quit", None, worker))
+    workers = [client.id for client in runner.clients.all]
+    log.info("stopping %d workers and collecting their final figures", len(workers))
+    for worker in workers:
+        runner.server.send_to_client(Message("quit", None, worker))
+    deadline = time.monotonic() + FINAL_REPORT_WAIT
+    while time.monotonic() < deadline and not set(workers) <= STATE.final_reports:
+        gevent.sleep(0.1)
+    missing = set(workers) - STATE.final_reports
+    if missing:
+        log.warning("no final report from %d worker(s) after %.0fs: their last figures may be missing",
+                    len(missing), FINAL_REPORT_WAIT)
 
 
 def _sample_cpu(environment) -> None:
