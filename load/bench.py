@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=2, help="A/B rounds per profile (default 2)")
     parser.add_argument("--users", type=int, default=8, help="users per run (default 8)")
     parser.add_argument("--run-time", default="5s", help="length of each run (default 5s)")
-    parser.add_argument("--processes", type=int, help="load-generator processes per run (default one per core)")
+    parser.add_argument("--processes", type=int,
+                        help="load-generator processes per run (default 1: short runs of a few users; raise it "
+                             "when a run is marked * for a CPU-bound generator)")
     parser.add_argument("--results", default="results/load", help="results root (default results/load)")
     parser.add_argument("--allow-remote", action="store_true", help="allow targets that are not loopback")
     return parser
@@ -189,7 +191,7 @@ def run_bench(args: argparse.Namespace) -> int:
                 for side in ("a", "b"):
                     config = cli.RunConfig(
                         profile=bench.profile, target=targets[side], users=args.users, run_time=run_time,
-                        processes=args.processes or cli.default_processes(),
+                        processes=args.processes or 1,
                         results_dir=results / "bench" / bench.key / f"{side}-{round_no}",
                         profile_options=list(bench.options), allow_remote=args.allow_remote, quiet=True,
                         gates={"max_failure_ratio": 0.0},
@@ -216,7 +218,7 @@ def run_bench(args: argparse.Namespace) -> int:
     document = {
         "targets": {side: {"label": labels[side], "url": urls[side]} for side in ("a", "b")},
         "settings": {"users": args.users, "run_time_s": run_time, "rounds": args.rounds,
-                     "processes": args.processes or cli.default_processes(), "profiles": [p.key for p in profiles]},
+                     "processes": args.processes or 1, "profiles": [p.key for p in profiles]},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_before": load_before, "load_average_after": os.getloadavg()},
         "duration_s": round(time.monotonic() - started, 1),
