@@ -55,7 +55,7 @@ def run_command(cmd: list[str], timeout: float = COMMAND_TIMEOUT, env: dict[str,
                             f"stderr: {_text(exc.stderr)[-OUTPUT_TAIL:]}") from None
     if check and result.returncode != 0:
         raise ClientFailure(f"{' '.join(cmd)} exited with {result.returncode}\n"
-                            f"stdout: {result.stdout[-OUTPUT_TAIL:]}\nstderr: {result.stderr[-OUTPUT_TAIL:]}")
+                            f"stderr: {result.stderr[-OUTPUT_TAIL:]}\nstdout: {result.stdout[-OUTPUT_TAIL:]}")
     return result
 
 
