@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import importlib
 import importlib.metadata
 import json
@@ -29,6 +30,7 @@ from registry_harness.builders import tar_layer
 from registry_harness.target import Target
 
 COMMAND_TIMEOUT = 120.0
+REQUEST_TIMEOUT = 60.0  # one HTTP request of a client library (oras-py)
 ENGINE_TIMEOUT = 120  # docker-py: seconds one engine API call may take
 OUTPUT_TAIL = 2000
 BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox")
@@ -222,7 +224,8 @@ class DockerEngine:
                                     "insecure-registries in the engine's daemon.json for TLS mode "
                                     f"{target.tls!r}")
         certs = Path("/etc/docker/certs.d") / target.netloc
-        if target.tls == "enabled" and target.ca_bundle and not certs.is_dir():
+        if target.tls == "enabled" and target.ca_bundle and not target.is_loopback() and not certs.is_dir() \
+                and not self._insecure(info, target.netloc):
             raise ClientUnavailable(f"the Docker engine reads private CAs from {certs}/ca.crt, not from "
                                     f"CA_BUNDLE; put {target.ca_bundle} there")
 
@@ -368,7 +371,40 @@ def oras_client(target: Target) -> object:
     as the TLS mode says, and the target's credentials as basic auth."""
     module = importlib.import_module("oras.client")
     verify: bool | str = False if target.tls == "insecure" else (target.ca_bundle or True)
-    client = module.OrasClient(hostname=target.netloc, insecure=target.tls == "disabled", tls_verify=verify)
+    backend = "basic" if _challenge_scheme(target, verify) == "basic" else "token"
+    client = module.OrasClient(hostname=target.netloc, insecure=target.tls == "disabled", tls_verify=verify,
+                               auth_backend=backend)
+    # oras-py sets no timeout of its own: every request it sends is bounded here
+    client.session.request = functools.partial(client.session.request, timeout=REQUEST_TIMEOUT)
     if target.username:
         client.auth.set_basic_auth(target.username, target.password or "")
+        if backend == "token":
+            _renew_token_on_401(client.auth)
     return client
+
+
+def _challenge_scheme(target: Target, verify: bool | str) -> str:
+    """The auth scheme the target's ``/v2/`` challenges with (``basic``, ``bearer``), or "" when it does not.
+
+    oras-py must be told: its token backend takes a Basic realm for a token server's address.
+    """
+    import requests
+
+    try:
+        response = requests.get(f"{target.base_url}/v2/", verify=verify, timeout=REQUEST_TIMEOUT)
+    except requests.RequestException:
+        return ""
+    challenge = response.headers.get("WWW-Authenticate", "") if response.status_code == 401 else ""
+    return challenge.split(" ", 1)[0].strip().lower()
+
+
+def _renew_token_on_401(backend: object) -> None:
+    """oras-py 0.2 keeps its first bearer token for every later request and renews it only on a 403, so a
+    push after a pull-scoped token is refused. A 401 means the token held is not enough: ask for a new one
+    for the scope the challenge names, as docker, skopeo and podman do."""
+    original = backend.authenticate_request  # type: ignore[attr-defined]
+
+    def authenticate_request(response: object, headers: dict, refresh: bool = False) -> object:
+        return original(response, headers, refresh=refresh or getattr(response, "status_code", None) == 401)
+
+    backend.authenticate_request = authenticate_request  # type: ignore[attr-defined]
