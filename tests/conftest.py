@@ -29,3 +29,13 @@ def docker_engine() -> Iterator[Engine]:
             yield engine
     except EngineError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "early: a long test that starts first, so it runs beside the others "
+                                       "(under pytest -n 2) instead of after them")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``early`` go first, in a stable order (every xdist worker collects the same list)."""
+    items.sort(key=lambda item: item.get_closest_marker("early") is None)
