@@ -20,20 +20,11 @@ from registry_harness import builders, spec
 from registry_harness.clients import ClientFailure, DockerEngine, rootfs_tar
 from registry_harness.digests import digest_of
 from registry_harness.target import parse_target
-from tests.peers.support import client_for, missing_peer, netloc, require_module
+from tests.peers.support import client_for, missing_peer, netloc
 
 REPO, TAG = "redis", "7.0.5-bullseye"
 LOCAL = f"{REPO}:{TAG}"  # a local name only: the engine never pulls it from anywhere
 
-
-@pytest.fixture
-def engine(docker_engine) -> Iterator[DockerEngine]:
-    require_module("docker", "docker")
-    engine = DockerEngine.connect(docker_engine.host)
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 @pytest.fixture(params=["reference", "reference-schema1-compat", "distribution-2.8"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from registry_harness.baseimage import BaseImageError, base_tarball, import_base
 from registry_harness.clients import DockerEngine, stream_errors
 from registry_harness.peers import wait_ready
 from registry_harness.processes import free_port
-from tests.peers.support import require_module, require_tool, run
+from tests.peers.support import require_tool, run
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.host.yml")
@@ -37,15 +36,6 @@ def test_compose_file_is_valid(compose: str, name: str, tmp_path: Path) -> None:
                  env={"RESULTS_DIR": str(tmp_path)})
     assert "services:" in result.stdout
 
-
-@pytest.fixture
-def engine(docker_engine) -> Iterator[DockerEngine]:
-    require_module("docker", "docker")
-    engine = DockerEngine.connect(docker_engine.host)
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 def build_image(engine: DockerEngine, tag: str) -> str:
