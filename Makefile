@@ -74,7 +74,7 @@ peers:
 BASE_IMAGE ?=
 image: $(STAMP)
 	base="$(BASE_IMAGE)"; [ -n "$$base" ] || base=$$($(PY) -m registry_harness.baseimage --import) || exit 2; \
-	docker build --network host --build-arg BASE_IMAGE="$$base" -t registry-harness:latest .
+	DOCKER_BUILDKIT=0 docker build --network host --build-arg BASE_IMAGE="$$base" -t registry-harness:latest .
 
 clean:
 	rm -rf $(VENV) results build *.egg-info

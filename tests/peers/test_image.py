@@ -23,6 +23,7 @@ from tests.peers.support import require_tool, run
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.host.yml")
 SUITE_TIMEOUT = 420
+BUILD_TIMEOUT = 600  # seconds the build may stay silent (pip downloading on a busy machine)
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def build_image(engine: DockerEngine, tag: str) -> str:
     except BaseImageError as exc:
         pytest.fail(f"the local base image could not be made: {exc}", pytrace=False)
     events = list(engine.api.build(path=str(ROOT), tag=tag, buildargs={"BASE_IMAGE": base}, network_mode="host",
-                                   rm=True, forcerm=True, pull=False, decode=True))
+                                   rm=True, forcerm=True, pull=False, decode=True, timeout=BUILD_TIMEOUT))
     errors = stream_errors(events)
     assert not errors, "docker build failed:\n" + "".join(e.get("stream", "") for e in events)[-3000:] + \
         "\n" + "\n".join(errors)
@@ -64,7 +65,7 @@ def test_image_builds_locally_and_compose_runs_the_suite_against_it(engine: Dock
         assert config["User"] == "registry" and config["Cmd"][:3] == ["python", "-m", "reference_server"]
 
         port, results = free_port(), tmp_path / "results"
-        env = {"IMAGE": tag, "REFERENCE_PORT": str(port), "RESULTS_DIR": str(results), **engine_env(engine)}
+        env = {"IMAGE": tag, "REFERENCE_PORT": str(port), "RESULTS_DIR": str(results), "DOCKER_HOST": engine.where}
         project = ["-p", f"rh{secrets.token_hex(4)}", "--project-directory", str(ROOT),
                    "-f", str(ROOT / "docker-compose.host.yml")]
         try:
@@ -86,7 +87,3 @@ def test_image_builds_locally_and_compose_runs_the_suite_against_it(engine: Dock
         assert sorted(n["Name"] for n in engine.api.networks()) == networks, "a network was created"
     finally:
         engine.remove(tag)
-
-
-def engine_env(engine: DockerEngine) -> dict[str, str]:
-    return {"DOCKER_HOST": engine.where}
