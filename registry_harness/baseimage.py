@@ -37,8 +37,8 @@ CACHE_DIRS = (Path("/var/cache/registry-harness"), Path.home() / ".cache" / "reg
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 IMAGE = "registry-harness-base"
 DEBOOTSTRAP_TIMEOUT = 1200.0
+ATTEMPTS = 2
 TAR_TIMEOUT = 300.0
-LOCK_TIMEOUT = DEBOOTSTRAP_TIMEOUT + TAR_TIMEOUT
 IMPORT_CHANGES = ["ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt", "ENV LANG=C.UTF-8", 'CMD ["python3"]']
 
 
@@ -56,10 +56,9 @@ def host_suite() -> str:
     return match.group(1) if match else "bookworm"
 
 
-def host_mirror(suite: str) -> str | None:
+def host_mirror(suite: str, sources: Path = Path("/etc/apt")) -> str | None:
     """The first archive URI the host's own apt sources use for ``suite`` (deb822 or one-line format), or
     None to let debootstrap pick its default: the base image comes from where this machine's packages do."""
-    sources = Path("/etc/apt")
     candidates = sorted((sources / "sources.list.d").glob("*.sources")) + [sources / "sources.list"]
     for path in candidates:
         try:
@@ -149,8 +148,17 @@ def _make(tarball: Path, suite: str, mirror: str | None) -> None:
     root = work / "root"
     try:
         work.mkdir(parents=True)
-        _run([debootstrap, f"--variant={VARIANT}", f"--include={','.join(PACKAGES)}", suite, str(root),
-              *([mirror] if mirror else [])], DEBOOTSTRAP_TIMEOUT, "debootstrap")
+        command = [debootstrap, f"--variant={VARIANT}", f"--include={','.join(PACKAGES)}", suite, str(root),
+                   *([mirror] if mirror else [])]
+        for attempt in range(1, ATTEMPTS + 1):  # a download that breaks off is worth one more try
+            try:
+                _run(command, DEBOOTSTRAP_TIMEOUT, "debootstrap")
+                break
+            except BaseImageError:
+                unmount_all(root)
+                shutil.rmtree(root, ignore_errors=True)
+                if attempt == ATTEMPTS:
+                    raise
         if HOST_CA_BUNDLE.exists():  # what the host trusts (a local CA included), for pip inside builds
             shutil.copyfile(HOST_CA_BUNDLE, root / "etc/ssl/certs/ca-certificates.crt")
         for leftover in ("var/cache/apt/archives", "var/lib/apt/lists", "var/log"):
