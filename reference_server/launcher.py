@@ -2,7 +2,8 @@
 
 ``start_server(args)`` runs ``python -m reference_server`` in a subprocess on a free loopback
 port; ``serve_in_thread(app)`` runs any aiohttp app (for instance the registry wrapped in a
-deliberately broken middleware) on a free loopback port in a background thread.
+deliberately broken middleware) on a free loopback port in a background thread, with the same
+connection handling as the server's command line.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from aiohttp import web
 
+from reference_server.connections import serve_app
 from registry_harness.processes import stop_process
 
 STARTUP_TIMEOUT = 20.0
@@ -137,9 +139,7 @@ def serve_in_thread(app: web.Application, host: str = "127.0.0.1",
     async def start() -> web.AppRunner:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((host, 0))
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
+        runner, _ = await serve_app(app, sock)
         state["url"] = f"http://{host}:{sock.getsockname()[1]}"
         return runner
 
