@@ -18,7 +18,13 @@ from pathlib import Path
 from reference_server.allocator import tune_allocator
 from reference_server.app import create_app
 from reference_server.auth import settings as auth_settings
-from reference_server.config import DEFAULT_MAX_MANIFEST_BYTES, DEFAULT_UPLOAD_TTL, ServerConfig
+from reference_server.config import (
+    DEFAULT_MAX_MANIFEST_BYTES,
+    DEFAULT_MAX_UPLOADS,
+    DEFAULT_MAX_UPLOADS_PER_REPO,
+    DEFAULT_UPLOAD_TTL,
+    ServerConfig,
+)
 from reference_server.connections import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_KEEPALIVE_TIMEOUT,
@@ -55,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="advertise OCI-Chunk-Min-Length on upload POST answers")
     parser.add_argument("--upload-ttl", type=float, default=DEFAULT_UPLOAD_TTL,
                         help="seconds of inactivity before an upload session expires")
+    parser.add_argument("--max-uploads", type=int, default=DEFAULT_MAX_UPLOADS, metavar="N",
+                        help=f"open upload sessions in total; more are 429 (default {DEFAULT_MAX_UPLOADS}, 0: no cap)")
+    parser.add_argument("--max-uploads-per-repo", type=int, default=DEFAULT_MAX_UPLOADS_PER_REPO, metavar="N",
+                        help="open upload sessions per repository; more are 429 "
+                             f"(default {DEFAULT_MAX_UPLOADS_PER_REPO}, 0: no cap)")
     parser.add_argument("--max-connections", type=int, default=None, metavar="N",
                         help="open connections kept; at the cap the least recently used idle one is closed "
                              "(default: the open-file limit less a reserve of 1/8, at least 256)")
@@ -91,6 +102,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_manifest_bytes=args.max_manifest_bytes,
         chunk_min_length=args.chunk_min_length,
         upload_ttl=args.upload_ttl,
+        max_uploads=args.max_uploads,
+        max_uploads_per_repo=args.max_uploads_per_repo,
         auth=auth_settings.from_arguments(args),
     )
 
