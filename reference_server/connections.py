@@ -50,13 +50,24 @@ class ConnectionLimits:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT  # seconds from a request's first byte to its complete head
 
 
+def open_file_limit() -> int:
+    """The process's soft limit of open files (65536 when unlimited)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 65536 if soft == resource.RLIM_INFINITY or soft <= 0 else soft
+
+
 def default_max_connections() -> int:
     """The open-file limit less a reserve: an eighth of it, at least 256 (half of a small limit)."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft <= 0:
-        soft = 65536
+    soft = open_file_limit()
     reserve = max(min(256, soft // 2), soft // 8)
     return max(1, soft - reserve)
+
+
+def accept_burst(max_connections: int) -> int:
+    """How many connections to accept in one go (the listen backlog, which asyncio also takes as
+    the number of accepts per loop iteration): half the descriptors the cap leaves free, 8 to 128,
+    so a burst of accepts ahead of the cap's evictions stays within the open-file limit."""
+    return max(8, min(128, (open_file_limit() - max_connections) // 2))
 
 
 def _rejection() -> bytes:
@@ -228,7 +239,8 @@ class GuardedSite(web.SockSite):
         loop = asyncio.get_running_loop()
         timeout = self.guard.limits.header_timeout if self._ssl_context else None
         self._server = await loop.create_server(self.guard, sock=self._sock, ssl=self._ssl_context,
-                                                backlog=self._backlog, ssl_handshake_timeout=timeout)
+                                                backlog=accept_burst(self.guard.max_connections),
+                                                ssl_handshake_timeout=timeout)
 
 
 async def serve_app(app: web.Application, sock: socket.socket, limits: ConnectionLimits | None = None, *,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from aiohttp import web
 
@@ -100,9 +101,16 @@ def _read_first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
     return line.decode().strip()
 
 
+def _open_file_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return apply
+
+
 def start_server(args: Sequence[str], env: Mapping[str, str] | None = None,
-                 timeout: float = STARTUP_TIMEOUT) -> ServerProcess:
-    """Run ``python -m reference_server ARGS --listen 127.0.0.1:0`` and wait for its address.
+                 timeout: float = STARTUP_TIMEOUT, open_files: int | None = None) -> ServerProcess:
+    """Run ``python -m reference_server ARGS --listen 127.0.0.1:0`` and wait for its address;
+    ``open_files`` sets the server's open-file limit (soft and hard).
 
     Raises ServerStartError (with the server's stderr) when it exits or stays silent.
     """
@@ -112,7 +120,8 @@ def start_server(args: Sequence[str], env: Mapping[str, str] | None = None,
     fd, stderr_path = tempfile.mkstemp(prefix="reference-registry-", suffix=".log")
     with os.fdopen(fd, "wb") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr,
-                                   env=dict(env) if env is not None else None)
+                                   env=dict(env) if env is not None else None,
+                                   preexec_fn=_open_file_limit(open_files) if open_files else None)
     try:
         line = _read_first_line(process, timeout)
         if not line.startswith("listening on "):
