@@ -61,7 +61,7 @@ class Settings:
     max_seconds: float = 150.0
 
 
-QUICK = Settings(idle_connections=600, open_files=512, pings=5, pushes=1, flood_clients=4, timing_samples=6,
+QUICK = Settings(idle_connections=400, open_files=256, pings=5, pushes=1, flood_clients=4, timing_samples=6,
                  bcrypt_cost=8, max_seconds=90.0)
 
 
