@@ -365,7 +365,9 @@ async def _distribution_negotiation(ctx: RegistryContext, name: str, reference: 
     if by_tag and media_type == DOCKER_MANIFEST_LIST and not accept.lists(DOCKER_MANIFEST_LIST):
         chosen = None
         for entry in json.loads(record.body).get("manifests", []):
-            platform = entry.get("platform") or {}
+            platform = entry.get("platform")  # checked at PUT; a list stored before may still be odd
+            if not isinstance(platform, dict):
+                continue
             if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
                 chosen = ctx.storage.manifest_get(name, entry.get("digest", ""))
                 break

@@ -31,11 +31,11 @@ class UploadLedger:
 
     def admit(self, repo: str, per_repo: int, total: int) -> None:
         """Raise 429 TOOMANYREQUESTS (with Retry-After) when one more session would pass a cap
-        (0 = no cap)."""
-        if total and len(self._open) >= total:
+        (0 or less = no cap)."""
+        if total > 0 and len(self._open) >= total:
             raise errors.too_many_requests(RETRY_AFTER, {"reason": "too many open upload sessions",
                                                          "limit": total})
-        if per_repo and self.count(repo) >= per_repo:
+        if per_repo > 0 and self.count(repo) >= per_repo:
             raise errors.too_many_requests(RETRY_AFTER, {
                 "reason": "too many open upload sessions in this repository", "limit": per_repo})
 
