@@ -101,6 +101,22 @@ def test_over_the_cap_the_least_recently_used_idle_connection_makes_room(tmp_pat
                 sock.close()
 
 
+def test_over_the_cap_with_every_connection_busy_a_newcomer_gets_503(tmp_path):
+    with start_server(["--storage", "memory", "--max-connections", "1"]) as server:
+        location = requests.post(f"{server.url}/v2/busy/blobs/uploads/", timeout=10).headers["Location"]
+        path = location if location.startswith("/") else "/" + location.split("/", 3)[3]
+        with contextlib.closing(connect(server)) as busy:
+            busy.sendall(f"PATCH {path} HTTP/1.1\r\nHost: registry\r\nContent-Length: 100\r\n"
+                         "Content-Type: application/octet-stream\r\n\r\n".encode() + b"x" * 10)
+            time.sleep(0.5)  # the handler now waits for the rest of the body
+            with contextlib.closing(connect(server)) as newcomer:
+                answer = read_response(newcomer)
+            assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+            assert b"Retry-After: 1" in answer and b'"code": "UNAVAILABLE"' in answer
+            busy.sendall(b"x" * 90)
+            assert read_response(busy).startswith(b"HTTP/1.1 202")
+
+
 def test_v2_keeps_answering_with_more_idle_connections_than_open_files():
     with start_server(["--storage", "memory", "--log-level", "INFO"], open_files=128) as server:
         idle = []
