@@ -83,6 +83,7 @@ def render_html(run: RunResult, secrets: tuple[str | None, ...] = ()) -> str:
     )
     extra_rows = "".join(
         f"<tr><th>{escape(str(k))}</th><td>{escape(_flat(v))}</td></tr>" for k, v in run.extra.items()
+        if k != "clients"  # shown as one line above the target
     )
     all_rows = "".join(
         "<tr>"
