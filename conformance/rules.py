@@ -18,7 +18,8 @@ from typing import TypeVar
 import pytest
 
 LEVELS = ("MUST", "SHOULD", "MAY")
-AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management", "referrers", "errors", "auth")
+AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management", "referrers", "errors", "auth",
+         "clients")
 UNSUPPORTED_PREFIX = "unsupported: "
 DISABLED_PREFIX = "disabled: "
 

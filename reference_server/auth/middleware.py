@@ -14,10 +14,12 @@ from aiohttp.typedefs import Middleware
 from reference_server import errors
 from reference_server.auth.challenges import basic_challenge, basic_credentials, bearer_challenge
 from reference_server.auth.endpoint import make_handlers
+from reference_server.auth.passwords import TooManyAttempts
 from reference_server.auth.scopes import PULL, Access, Need, covers, needed_access
 from reference_server.auth.settings import TOKEN_PATH, AuthSettings
 from reference_server.auth.tokens import InvalidToken
-from reference_server.context import CAN_READ_KEY
+from reference_server.context import CAN_LIST_KEY, CAN_READ_KEY
+from reference_server.routes import routed_path
 
 SUBJECT_KEY = web.RequestKey("auth_subject", str)
 
@@ -56,14 +58,20 @@ def build_middleware(settings: AuthSettings) -> Middleware:
 
 async def _basic(settings: AuthSettings, request: web.Request, handler):
     credentials = basic_credentials(request)
-    if credentials is None or not await settings.passwords.check(*credentials):
+    if credentials is None:
+        return _unauthorized(basic_challenge(settings))
+    try:
+        ok = await settings.passwords.verify(request.remote, *credentials)
+    except TooManyAttempts as exc:
+        return errors.too_many_requests(exc.retry_after).to_response()
+    if not ok:
         return _unauthorized(basic_challenge(settings))
     request[SUBJECT_KEY] = credentials[0]
     return await handler(request)
 
 
 async def _bearer(settings: AuthSettings, request: web.Request, handler):
-    need: Need = needed_access(request.method, request.path, dict(request.query))
+    need: Need = needed_access(request.method, routed_path(request) or request.path, dict(request.query))
     challenged = list(need.required) + ([need.mount_source] if need.mount_source else [])
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -86,4 +94,6 @@ async def _bearer(settings: AuthSettings, request: web.Request, handler):
         return _unauthorized(bearer_challenge(settings, request, challenged, "insufficient_scope"), missing)
     request[SUBJECT_KEY] = claims.subject
     request[CAN_READ_KEY] = lambda repo: claims.grants(Access("repository", repo, frozenset({PULL})))
+    # _catalog lists what the account may pull under the policy, not what this token happens to cover.
+    request[CAN_LIST_KEY] = lambda repo: covers(policy.allowed(claims.subject, "repository", repo), frozenset({PULL}))
     return await handler(request)
