@@ -2,10 +2,10 @@
 
 ``MeasuredSession`` is the lean transport of ``load.transport`` (driven by the shared RegistryClient
 like a ``requests.Session``) that times each request itself: time to first byte, and the whole
-body download included, at sub-millisecond
-resolution. A request is reported once the workload has judged it: the next request (or the end
-of the operation) settles it as a success; a failed check settles it as a failure, so a wrong
-status, a missing header or a digest mismatch counts against the request that caused it.
+body download included, at sub-millisecond resolution. A request is reported once the workload
+has judged it: the next request (or the end of the operation) settles it as a success; a failed
+check settles it as a failure, so a wrong status, a missing header or a digest mismatch counts
+against the request that caused it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A lean HTTP/1.1 keep-alive transport with the ``requests.Session`` surface RegistryClient uses.
 
 Why: the load generator, not the registry, sets the figures when one request costs the generator
-more CPU than it costs the server. requests spends about 200 µs of CPU per small request here and
-geventhttpclient about as much; this transport spends a fraction of that: one pooled connection
+more CPU than it costs the server. geventhttpclient's client spent about 200 µs of CPU per small
+request here; this transport spends about half of that: one pooled connection
 per origin, request heads built as one string, headers parsed with ``str.split``, and, on gevent
 sockets (Locust monkey-patches ``socket``), a wait for readability before each receive instead of
 a receive that fails first. Bodies are either read whole (``stream=False``) or left on the socket
