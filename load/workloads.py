@@ -219,18 +219,19 @@ def resolve_image(client: RegistryClient, measure: Measure, image: SeededImage, 
     """The small requests a client makes before (or instead of) a pull, each checked, timed as ``resolve image``:
     HEAD the tag (Docker-Content-Digest must be the seeded digest, Content-Length present), GET it (the
     body must hash to that digest), list the repository's tags (the tag must be there)."""
+    digest = image.digest  # computed once: the property hashes the manifest on every access
     with measure.op("RESOLVE", "resolve image"):
         if "head" in steps:
             head = client.get_manifest(image.repo, image.tag, accept=image.image.media_type, method="HEAD")
             expect_status(client, head, 200)
-            require_header(head, "Docker-Content-Digest", image.digest)
+            require_header(head, "Docker-Content-Digest", digest)
             require_header(head, "Content-Length")
         if "get" in steps:
             response = client.get_manifest(image.repo, image.tag, accept=image.image.media_type)
             expect_status(client, response, 200)
-            if digest_of(response.content) != image.digest:
-                raise CheckFailed(f"manifest {image.repo}:{image.tag} does not hash to {image.digest}")
-            require_header(response, "Docker-Content-Digest", image.digest)
+            if digest_of(response.content) != digest:
+                raise CheckFailed(f"manifest {image.repo}:{image.tag} does not hash to {digest}")
+            require_header(response, "Docker-Content-Digest", digest)
             measure.ttfb("manifest")
         if "tags" in steps:
             listing = client.tags_list(image.repo, n=page_size)
