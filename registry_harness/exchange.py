@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from registry_harness.redact import curl_command, mask_headers, mask_text, mask_url
 
 BODY_PREVIEW = 4096
+
+_REPO_PATH = re.compile(
+    r"^/v2/(?P<name>.+?)/(?P<kind>blobs/uploads|blobs|manifests|tags/list|referrers)(?:/(?P<ref>.*))?$"
+)
+_KIND_PLACEHOLDER = {"blobs": "[digest]", "manifests": "[reference]", "referrers": "[digest]"}
+
+
+def endpoint_name(method: str, url: str) -> str:
+    """The endpoint template a request belongs to, e.g. ``GET /v2/[name]/blobs/[digest]``."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    method = method.upper()
+    if path in ("/v2", "/v2/"):
+        return f"{method} /v2/"
+    if path.startswith("/v2/_catalog"):
+        return f"{method} /v2/_catalog"
+    match = _REPO_PATH.match(path)
+    if not match:
+        return f"{method} {path}"
+    kind, ref = match.group("kind"), match.group("ref")
+    if kind == "blobs/uploads":
+        if ref:
+            return f"{method} /v2/[name]/blobs/uploads/[uuid]"
+        query = parts.query or ""
+        suffix = "?mount" if "mount=" in query else "?digest" if "digest=" in query else ""
+        return f"{method} /v2/[name]/blobs/uploads/{suffix}"
+    if kind == "tags/list":
+        return f"{method} /v2/[name]/tags/list"
+    return f"{method} /v2/[name]/{kind}/{_KIND_PLACEHOLDER[kind]}"
 
 
 @dataclass
