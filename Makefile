@@ -12,24 +12,39 @@ PASSWORD ?=
 CA_BUNDLE ?=
 ARGS     ?=
 
+# TARGET reaches the tools as one value through the environment (never split by the shell), so a
+# malformed one is reported by the tool in one line.
+export TARGET
 export OCI_TLS := $(TLS)
 export OCI_USERNAME := $(USERNAME)
 export OCI_PASSWORD := $(PASSWORD)
 export OCI_CA_BUNDLE := $(CA_BUNDLE)
 
-.PHONY: setup conformance test lint serve peers clean bench-server load bench
+.PHONY: setup conformance matrix test lint serve peers clean bench-server load bench
 
 setup: $(STAMP)
 
+# -qq: errors only (no index-location warnings); the setuptools notice about editable installs is
+# information, not a warning, and is silenced for the build.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -qq
+SETUP_SPEC ?= .[dev]
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) -e '$(SETUP_SPEC)' $(PIP_ARGS)
 	touch $(STAMP)
 
 ## make conformance [TARGET=host:port] [TLS=enabled|insecure|disabled] [USERNAME=.. PASSWORD=..] [ARGS=..]
+## The last line names the tool's exit code (0 pass, 1 failures, 2 configuration error): make itself
+## reports any failure as its own 2. CI gates that need 0/1/2 run `.venv/bin/registry-conformance` directly.
 conformance: $(STAMP)
-	$(PY) -m conformance $(if $(TARGET),--target $(TARGET)) $(ARGS)
+	@$(PY) -m conformance $(ARGS); $(PY) -m conformance.exit_codes $$?
+
+## make matrix TARGETS="host:port name=host:port ..." [ARGS=..]: the suite against each registry, one
+## compatibility matrix (results/matrix/matrix.html and matrix.md)
+TARGETS ?=
+matrix: $(STAMP)
+	@$(PY) -m conformance matrix $(TARGETS) $(ARGS); $(PY) -m conformance.exit_codes $$?
 
 ## make test: the harness's own tests (server, suite truthfulness, peers, load)
 test: $(STAMP)
@@ -52,19 +67,20 @@ USERS    ?= 20
 RUN_TIME ?= 30s
 SPAWN_RATE ?=
 load: $(STAMP)
-	$(PY) -m load $(PROFILE) $(if $(TARGET),--target $(TARGET)) --users $(USERS) --run-time $(RUN_TIME) $(if $(SPAWN_RATE),--spawn-rate $(SPAWN_RATE)) $(ARGS)
+	$(PY) -m load $(PROFILE) --users $(USERS) --run-time $(RUN_TIME) $(if $(SPAWN_RATE),--spawn-rate $(SPAWN_RATE)) $(ARGS)
 
 ## make bench [TARGET_A=host:port TARGET_B=host:port] [ARGS=..]: the same short profiles against both, side by side
 ## (no targets: the reference server against Distribution 2.8.2 from docker-registry)
 TARGET_A ?=
 TARGET_B ?=
 bench: $(STAMP)
-	$(PY) -m load.bench $(if $(TARGET_A),--target-a $(TARGET_A)) $(if $(TARGET_B),--target-b $(TARGET_B)) $(ARGS)
+	$(PY) -m load.bench $(if $(TARGET_A),--target-a "$(TARGET_A)") $(if $(TARGET_B),--target-b "$(TARGET_B)") $(ARGS)
 
-## make peers: the Debian packages the peer tests use (Distribution 2.8.2, skopeo, podman, wrk, nginx)
+## make peers: the Debian packages the peer tests use (Distribution 2.8.2, skopeo, podman, wrk, nginx,
+## chromium for the report page's browser test)
 peers:
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry skopeo podman wrk nginx-light
+	DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry skopeo podman wrk nginx-light chromium
 
 clean:
 	rm -rf $(VENV) results build *.egg-info
