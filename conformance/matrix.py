@@ -91,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = root / re.sub(r"[^A-Za-z0-9._-]+", "_", label)
             print(f"{label}: running the suite against {value} ...", flush=True)
             column = run_one(label, value, folder, extra)
-        print(f"{column.label}: {column.note or 'read'}; clients {clients_verdict(column.results)}", flush=True)
+        clients = clients_verdict(column.results)
+        print(f"{column.label}: {column.note or 'read'}" + (f"; clients {clients}" if clients != "–" else ""),
+              flush=True)
         columns.append(column)
     root.mkdir(parents=True, exist_ok=True)
     markdown = render_matrix_markdown(columns)

@@ -86,7 +86,7 @@ def label_of(results: dict) -> str:
 def _detail(change: Change) -> str:
     check = change.check
     text = (check.get("message") or check.get("reason") or "; ".join(check.get("warnings") or []) or "").strip()
-    return _cut(text.splitlines()[0] if text else check.get("text", ""), 100)
+    return _cut(text.splitlines()[0] if text else check.get("text", ""), 60)
 
 
 def _cut(text: str, limit: int) -> str:
