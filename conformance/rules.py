@@ -21,6 +21,7 @@ LEVELS = ("MUST", "SHOULD", "MAY")
 AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management", "referrers", "errors", "auth")
 UNSUPPORTED_PREFIX = "unsupported: "
 DISABLED_PREFIX = "disabled: "
+NO_AUTH = "registry does not require authentication"  # why the auth area skips (the terminal adds a hint)
 
 F = TypeVar("F", bound=Callable[..., object])
 

@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from load import slo, summary
+from load import seeding, slo, summary
 from load.images import SIZE_CHOICES, parse_size
 from registry_harness.processes import stop_process
-from registry_harness.target import TLS_MODES, Target, TargetError, parse_target, probe, target_from_env
+from registry_harness.target import TLS_MODES, Target, TargetError, parse_target, probe_answer, target_from_env
 
 PROFILES = ("pull", "push", "mixed", "browse", "herd")
 SHAPES = ("step", "spike", "soak")
@@ -217,14 +217,21 @@ def embedded_reference() -> Iterator[str]:
         yield server.url
 
 
+class Misbehaving(RuntimeError):
+    """The target answers, but not as a registry: exit 1 (the registry failed), not 2 (configuration)."""
+
+
 def preflight(target: Target) -> None:
-    """ConfigError unless the target's /v2/ answers like a registry (200 or 401)."""
+    """ConfigError when nothing usable answers /v2/; Misbehaving when the answer is not a registry's."""
     try:
-        status = probe(target)
+        answer = probe_answer(target)
     except TargetError as exc:
         raise ConfigError(str(exc)) from None
-    if status not in (200, 401):
-        raise ConfigError(f"{target.base_url}/v2/ answered {status}: not a registry API root")
+    cause = answer.not_a_registry()
+    if cause is None and answer.status not in (200, 401):
+        cause = f"{target.base_url}/v2/ answered {answer.status}: not a registry API root"
+    if cause:
+        raise Misbehaving(cause)
 
 
 @dataclass
@@ -241,10 +248,12 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     """Run locust for ``config`` against ``url`` (bounded), then re-check the gates from the summary."""
     folder = config.folder
     folder.mkdir(parents=True, exist_ok=True)
-    stale = folder / "details.json"
-    if stale.exists():
-        stale.unlink()
-    preflight(config.target if config.target and config.target.base_url == url else parse_target(url))
+    for name in ("details.json", seeding.FAILURE_FILE):
+        (folder / name).unlink(missing_ok=True)
+    try:
+        preflight(config.target if config.target and config.target.base_url == url else parse_target(url))
+    except Misbehaving as exc:
+        return RunResult(1, None, [], str(exc))
     command = locust_command(config, url)
     limit = config.run_time + SETUP_ALLOWANCE
     stdout = subprocess.DEVNULL if config.quiet else None
@@ -254,6 +263,9 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     except subprocess.TimeoutExpired:
         stop_process(process, STOP_GRACE)
         return RunResult(1, None, [], f"locust did not finish within {limit:.0f}s and was stopped")
+    failed_seeding = seeding.read_failure(folder)
+    if failed_seeding:
+        return RunResult(1, None, [], f"seeding failed: {failed_seeding}")
     try:
         details = summary.read(folder)
     except (OSError, ValueError):

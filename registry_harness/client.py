@@ -218,6 +218,7 @@ class RegistryClient:
         # After this many timeouts in a row, stop sending: a hung registry fails fast, not for hours.
         self.give_up_after = give_up_after
         self.timeouts_in_a_row = 0
+        self.last_unusable = "timed out"
         self.recorder = recorder
         self.username = username if username is not None else target.username
         self.password = password if password is not None else target.password
@@ -327,6 +328,8 @@ class RegistryClient:
         try:
             return read_bounded(response, limit or body_limit_for(req.method or "GET", req.url or ""), self.timeout)
         except AnswerTooLarge as exc:
+            self.timeouts_in_a_row += 1
+            self.last_unusable = "exceeded their size limit"
             raise AnswerTooLarge(f"{where}: {exc}") from None
         except requests.RequestException as exc:
             if isinstance(exc, requests.Timeout):
@@ -337,7 +340,7 @@ class RegistryClient:
               limit: int = DOCUMENT_LIMIT) -> requests.Response:
         if self.give_up_after and self.timeouts_in_a_row >= self.give_up_after:
             cause = (f"{method} {mask_url(url)}: not sent: the registry stopped answering "
-                     f"({self.timeouts_in_a_row} requests in a row timed out)")
+                     f"({self.timeouts_in_a_row} requests in a row {self.last_unusable})")
             self._record(method, url, headers, None, None, time.perf_counter(), stream, error=cause)
             raise RegistryError(cause)
         started = time.perf_counter()
@@ -352,14 +355,20 @@ class RegistryClient:
                 method, url, headers=headers, data=data, stream=True,
                 allow_redirects=allow_redirects, timeout=wait, **extra,
             )
-            if not stream:
+            if method == "HEAD":
+                # a HEAD answer has no body; a registry that sends one anyway would be read as the next
+                # answer's status line on a kept-alive connection (a dripping one never ends): never reuse it
+                response.close()
+                response._content, response._content_consumed = b"", True
+            elif not stream:
                 read_bounded(response, limit, wait)
                 done = getattr(self.session, "body_done", None)  # sessions that time whole bodies (load)
                 if done is not None:
                     done(len(response.content))
         except (requests.RequestException, AnswerTooLarge) as exc:
-            if isinstance(exc, requests.Timeout):
-                self.timeouts_in_a_row += 1
+            if isinstance(exc, requests.Timeout | AnswerTooLarge):
+                self.timeouts_in_a_row += 1  # too slow or too large: either way no usable answer came
+                self.last_unusable = "exceeded their size limit" if isinstance(exc, AnswerTooLarge) else "timed out"
             self._record(method, url, headers, body_bytes, response, started, True, error=_one_line(exc))
             if isinstance(exc, AnswerTooLarge):
                 raise AnswerTooLarge(f"{method} {mask_url(url)}: {exc}") from None
