@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, MEANINGS
+from conformance.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, MEANINGS, reader_gone
 from conformance.options import add_to_parser, forwarded
 from conformance.session import (
     DEFAULT_RESULTS_DIR,
@@ -127,13 +127,6 @@ def exit_code(pytest_status: int, results: dict | None) -> tuple[int, str | None
     return (EXIT_FAILED if results.get("exit_code") else EXIT_OK), None
 
 
-def _reader_gone() -> None:
-    """stdout's reader went away (``--list | head``): send the rest of the output nowhere, quietly."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -141,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return importlib.import_module(COMMANDS[args[0]]).main(args[1:])
         return run(args)
     except BrokenPipeError:
-        _reader_gone()
+        reader_gone()
         return EXIT_OK
 
 

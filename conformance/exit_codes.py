@@ -6,6 +6,7 @@ itself turns every failing command into its own status 2.
 
 from __future__ import annotations
 
+import os
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -22,6 +23,13 @@ def describe(code: int) -> str:
     return f"registry-conformance exit code {code}: {meaning}"
 
 
+def reader_gone() -> None:
+    """stdout's reader went away (``--list | head``): send the rest of the output nowhere, quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
@@ -32,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(describe(code), flush=True)
     except BrokenPipeError:  # `make conformance | head`: the reader is gone, nothing to tell
-        pass
+        reader_gone()
     return code
 
 

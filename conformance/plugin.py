@@ -13,8 +13,6 @@ A SHOULD not met is a warning on a passing check, a failure under ``--strict``.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 import requests
 
 from conformance import guard, rules
+from conformance.exit_codes import reader_gone
 from conformance.fixtures import CLEANUP_KEY, CLIENT_KEY, settings_of
 from conformance.options import add_to_pytest
 from conformance.recording import recorder_of
@@ -230,20 +229,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         writer.line(f"{len(rows)} checks")
         writer.flush()
     except BrokenPipeError:  # `--list | head`: the reader has all it wanted
-        _reader_gone()
-
-
-def _reader_gone() -> None:
-    """stdout's reader went away: send the rest of the output nowhere instead of raising on each write."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+        reader_gone()
 
 
 def pytest_internalerror(excinfo: pytest.ExceptionInfo) -> bool | None:
     """A closed stdout (``| head``) is no defect of the harness: no traceback, the reports are still written."""
     if isinstance(excinfo.value, BrokenPipeError):
-        _reader_gone()
+        reader_gone()
         return True
     return None
 
