@@ -277,7 +277,10 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     gates = slo.evaluate(details["totals"], config.gates)
     failed = [g for g in gates if not g.passed]
     if failed:
-        return RunResult(1, details, gates, "; ".join(g.line() for g in failed))
+        errors = details.get("errors") or {}
+        cause = max(errors.items(), key=lambda kv: kv[1], default=None)  # the most frequent error names the cause
+        note = f"; most frequent failure ({cause[1]}x): {cause[0]}" if cause else ""
+        return RunResult(1, details, gates, "; ".join(g.line() for g in failed) + note)
     if code not in (0, None):
         return RunResult(1, details, gates, f"locust exited with {code}")
     return RunResult(0, details, gates)

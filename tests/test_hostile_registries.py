@@ -14,6 +14,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -109,9 +110,19 @@ def test_a_server_that_is_not_a_registry_reads_as_one_fact_not_a_hundred(tmp_pat
     assert results["cleanup"]["failed"] == 0
 
 
+ASKED = threading.Event()  # set once a check's first request reached the stalled registry
+
+
+def _stall_and_tell(request, sock, server) -> bool:
+    if not request.path.startswith("/v2/?") and request.path not in ("/v2/", "/v2"):
+        ASKED.set()
+    return hang_after_v2_behaviour(request, sock, server)
+
+
 @pytest.fixture
 def stalled_registry():
-    with raw_server(hang_after_v2_behaviour) as url:
+    ASKED.clear()
+    with raw_server(_stall_and_tell) as url:
         yield url
 
 
@@ -144,7 +155,8 @@ def test_sigterm_and_ctrl_c_still_write_every_report(stalled_registry: str, tmp_
         stdin=subprocess.DEVNULL, preexec_fn=limit_memory,
     )
     try:
-        time.sleep(4)  # collection done, the first check waits on the stalled registry
+        assert ASKED.wait(60), "the suite never reached its first check"
+        time.sleep(0.5)  # the first check now waits on the stalled registry
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=30)
     finally:
