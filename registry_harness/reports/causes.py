@@ -9,6 +9,7 @@ order what a reader sees first.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -58,13 +59,24 @@ def cause_of(exchange: dict | None, message: str, rule: str = "") -> str:
     raw_body = str(exchange.get("response_body") or "")
     body = normalise(raw_body)[:BODY_CHARS]
     if raw_body.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
-        return f"answered {status} with an HTML page: {body}"
+        return f"answered {status} with an HTML page: {_html_text(raw_body)}"
     if isinstance(status, int) and status < 400:
         # the request "worked"; what failed is a rule about its answer, so that is the cause
         return f"{shape} answered {status} — {first}" if first else f"{shape} answered {status}"
     return f"{shape} answered {status}" + (f": {body}" if body else "")
 
 
+def _html_text(page: str) -> str:
+    """What a reader of an HTML page sees first: its title and text, without markup."""
+    title = _TITLE_RE.search(page)
+    text = html.unescape(_TAG_RE.sub(" ", _HEAD_RE.sub(" ", page)))
+    words = normalise(f"{title.group(1) if title else ''} — {text}" if title else text)
+    return words[:BODY_CHARS]
+
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HEAD_RE = re.compile(r"<head.*?</head>|<script.*?</script>|<style.*?</style>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]+>")
 _TRANSPORT_RE = re.compile(r"not sent: .*|no usable answer from the registry \(.*\)")
 
 
