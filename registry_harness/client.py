@@ -86,7 +86,7 @@ def read_bounded(response: requests.Response, limit: int, timeout: float) -> byt
         while True:
             if raw is None:
                 break
-            chunk = raw.read1(READ_CHUNK) if hasattr(raw, "read1") else raw.read(READ_CHUNK)
+            chunk = raw.read1(READ_CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(READ_CHUNK)
             if not chunk:
                 break
             chunks.append(chunk)

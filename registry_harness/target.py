@@ -255,7 +255,7 @@ def probe_answer(target: Target, timeout: float = PROBE_TIMEOUT) -> ProbeAnswer:
         response = session.get(url, timeout=timeout, verify=target.verify, stream=True)
         body, exceeded = b"", False
         while time.monotonic() < deadline:
-            chunk = response.raw.read1(8192)
+            chunk = response.raw.read1(8192, decode_content=True)
             if not chunk:
                 break
             body += chunk
