@@ -73,6 +73,7 @@ class RunState:
         self.root_cause: str = ""  # unreachable, or /v2/ not a registry's: the first line of every summary
         self.unreachable: str = ""  # nothing usable answers /v2/: no check runs
         self.stopped: str = ""  # why the run ended early (Ctrl-C, SIGTERM)
+        self.sigterm_taken = False
         self.foreign = False  # tests other than conformance checks ran in this session
 
     def absorb(self, nodeid: str, info: dict) -> None:
@@ -160,8 +161,6 @@ def pytest_configure(config: pytest.Config) -> None:
     started = (workerinput or {}).get("conformance_started")
     config.stash[_BUDGET_KEY] = guard.Budget(config.option.conformance_check_timeout,
                                              config.option.conformance_run_timeout, started)
-    if workerinput is None:
-        config.add_cleanup(guard.handle_sigterm())
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "registry-conformance-xdist")
 
@@ -181,6 +180,7 @@ class _XdistHooks:
         for nodeid in ids:
             if nodeid.startswith("conformance/checks/") or "/checks/test_" in nodeid:
                 state.planned.setdefault(nodeid, _planned_from_id(nodeid))
+        _take_sigterm(node.config, state)
 
 
 def _is_check(item: pytest.Item) -> bool:
@@ -218,6 +218,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             rule = item.get_closest_marker("rule").args[0]
             state.planned[item.nodeid] = {"name": item.name, "area": rule.area, "rule": rule.id,
                                           "level": rule.level, "text": rule.text}
+    _take_sigterm(session.config, state)
     if not session.config.option.conformance_list:
         return
     rows = check_listing(session.items)
@@ -270,6 +271,13 @@ def _preflight(config: pytest.Config, state: RunState) -> None:
         state.unreachable = state.root_cause = str(exc)
         return
     state.root_cause = answer.not_a_registry() or ""
+
+
+def _take_sigterm(config: pytest.Config, state: RunState) -> None:
+    """In a process that runs checks (not a worker), SIGTERM stops the run like Ctrl-C: reports still written."""
+    if state.planned and not state.sigterm_taken and getattr(config, "workerinput", None) is None:
+        state.sigterm_taken = True
+        config.add_cleanup(guard.handle_sigterm())
 
 
 def _planned_from_id(nodeid: str) -> dict:
