@@ -261,8 +261,9 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     try:
         code = process.wait(timeout=limit)
     except subprocess.TimeoutExpired:
-        stop_process(process, STOP_GRACE)
-        return RunResult(1, None, [], f"locust did not finish within {limit:.0f}s and was stopped")
+        stop_process(process, STOP_GRACE)  # SIGTERM first: Locust's quitting handler still writes its summary
+        return RunResult(1, None, [], f"locust did not finish within {limit:.0f}s and was stopped"
+                         + _stall_cause(folder))
     failed_seeding = seeding.read_failure(folder)
     if failed_seeding:
         return RunResult(1, None, [], f"seeding failed: {failed_seeding}")
@@ -284,6 +285,19 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     if code not in (0, None):
         return RunResult(1, details, gates, f"locust exited with {code}")
     return RunResult(0, details, gates)
+
+
+def _stall_cause(folder: Path) -> str:
+    """What the stopped run had seen: failed seeding, or its most frequent failure (request and reason)."""
+    seeded = seeding.read_failure(folder)
+    if seeded:
+        return f"; seeding failed: {seeded}"
+    try:
+        errors = summary.read(folder).get("errors") or {}
+    except (OSError, ValueError):
+        return "; it wrote no summary (no request completed)"
+    cause = max(errors.items(), key=lambda kv: kv[1], default=None)
+    return f"; most frequent failure ({cause[1]}x): {cause[0]}" if cause else "; no request had failed"
 
 
 def format_table(details: dict) -> str:
