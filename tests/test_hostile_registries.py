@@ -38,10 +38,12 @@ def environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("OCI_", "PYTEST_", "TARGET"))} | {"COLUMNS": "200"}
 
 
-def run_suite(url: str, results: Path, *args: str, timeout: float = 90) -> tuple[subprocess.CompletedProcess, float]:
+def run_suite(url: str, results: Path, *args: str, timeout: float = 90,
+              defaults: bool = False) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
+    quick = [] if defaults else ["--request-timeout", REQUEST_TIMEOUT]
     process = subprocess.run(
-        [sys.executable, "-m", "conformance", "--target", url, "--request-timeout", REQUEST_TIMEOUT,
+        [sys.executable, "-m", "conformance", "--target", url, *quick,
          "--results-dir", str(results), "-p", "no:xdist", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=environment(), stdin=subprocess.DEVNULL,
         preexec_fn=limit_memory,
@@ -124,6 +126,14 @@ def stalled_registry():
     ASKED.clear()
     with raw_server(_stall_and_tell) as url:
         yield url
+
+
+def test_with_the_default_budgets_a_stalled_registry_still_ends_within_the_bound(stalled_registry: str,
+                                                                                   tmp_path: Path):
+    """No option given: three default request timeouts (10 s each), then every check fails at once."""
+    process, elapsed = run_suite(stalled_registry, tmp_path, defaults=True)
+    assert elapsed < SUITE_BOUND, process.stdout[-2000:]
+    assert process.returncode == 1 and "stopped answering" in first_summary_line(process.stdout)
 
 
 def test_the_run_budget_ends_the_run_and_marks_the_rest_not_run(stalled_registry: str, tmp_path: Path):
