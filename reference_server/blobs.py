@@ -14,7 +14,7 @@ from reference_server import errors
 from reference_server.context import RegistryContext, require_digest
 from registry_harness.spec import SCHEMA1_MEDIA_TYPES
 
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$", re.ASCII)
 FALLBACK_CHUNK = 1 << 20
 
 
@@ -143,6 +143,8 @@ async def get_blob(request: web.Request, ctx: RegistryContext, name: str, digest
             return SendfileResponse(handle, offset, count, status=status, headers=headers)
         inline = ctx.storage.blob_read(digest, offset, count)
         offset = 0
+    # Stated outright: aiohttp leaves Content-Length out of a HEAD answer whose body is empty.
+    headers["Content-Length"] = str(count)
     return web.Response(status=status, body=inline[offset:offset + count], headers=headers)
 
 
