@@ -283,7 +283,10 @@ class Hostile:
     start: Callable[[], contextlib.AbstractContextManager[str]]
     cause: tuple[str, ...]  # one of these phrases names the cause (case-insensitive)
     reachable: bool = True  # False: nothing usable answers /v2/, so no check can run (exit 2)
+    args: tuple[str, ...] = ()  # suite arguments: a real registry that only paginates wrong needs only its listings
 
+
+LISTING_AREAS = ("-m", "discovery or referrers or management")
 
 HOSTILE = (
     Hostile("hang-after-accept", lambda: raw_server(hang_after_accept), ("timed out",), reachable=False),
@@ -293,8 +296,9 @@ HOSTILE = (
     Hostile("infinite-body-after-v2", lambda: raw_server(lambda r, s, v: infinite_body(r, s, v, after_v2=True)),
             ("exceeded",)),
     Hostile("slow-drip", lambda: raw_server(slow_drip), ("stopped answering", "not complete")),
-    Hostile("endless-link", lambda: reference_with(endless_link_middleware()), ("does not advance", "repeats")),
-    Hostile("looping-link", lambda: reference_with(looping_link_middleware()), ("loops back",)),
+    Hostile("endless-link", lambda: reference_with(endless_link_middleware()), ("does not advance", "repeats"),
+            args=LISTING_AREAS),
+    Hostile("looping-link", lambda: reference_with(looping_link_middleware()), ("loops back",), args=LISTING_AREAS),
     Hostile("redirect-loop", lambda: raw_server(redirect_loop), ("redirect",), reachable=False),
     Hostile("garbage-json-50MB", lambda: raw_server(garbage_json), ("exceeded",)),
     Hostile("html-login-page", lambda: raw_server(html_login), ("not look like a registry",)),
