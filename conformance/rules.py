@@ -22,6 +22,7 @@ AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management",
          "clients")
 UNSUPPORTED_PREFIX = "unsupported: "
 DISABLED_PREFIX = "disabled: "
+NO_AUTH = "registry does not require authentication"  # why the auth area skips (the terminal adds a hint)
 
 F = TypeVar("F", bound=Callable[..., object])
 
