@@ -82,14 +82,8 @@ def read_bounded(response: requests.Response, limit: int, timeout: float) -> byt
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
     total = 0
-    raw = response.raw
     try:
-        while True:
-            if raw is None:
-                break
-            chunk = raw.read1(READ_CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(READ_CHUNK)
-            if not chunk:
-                break
+        for chunk in _body_pieces(response):
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:
@@ -107,6 +101,21 @@ def read_bounded(response: requests.Response, limit: int, timeout: float) -> byt
     response._content = b"".join(chunks)
     response._content_consumed = True
     return response._content
+
+
+def _body_pieces(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: ``raw.read1`` for requests' responses (decoded as requests does);
+    ``iter_content`` for a transport's own response type that has no urllib3 ``raw``."""
+    raw = getattr(response, "raw", None)
+    if raw is None:
+        if hasattr(response, "iter_content") and not hasattr(response, "raw"):
+            yield from response.iter_content(READ_CHUNK)
+        return
+    while True:
+        chunk = raw.read1(READ_CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(READ_CHUNK)
+        if not chunk:
+            return
+        yield chunk
 
 
 class UnexpectedResponse(AssertionError):

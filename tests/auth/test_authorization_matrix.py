@@ -93,19 +93,23 @@ class Registry:
         return self._tokens[user]
 
 
+def seeded(reg: Registry, seed: int) -> Registry:
+    """Admin pushes a distinct small image, tagged ``latest``, into every repository."""
+    admin = reg.client("admin")
+    for number, repo in enumerate(REPOSITORIES):
+        image = build_image((512,), seed=seed + number)
+        admin.push_image(repo, image, "latest")
+        reg.images[repo] = image
+    return reg
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     passwords = {user: f"{user}-{secrets.token_urlsafe(12)}" for user in ("admin", *USERS[1:])}
     access: Path = tmp_path_factory.mktemp("matrix") / "access.json"
     access.write_text(json.dumps(access_file_content(passwords)))
     with start_server(["--storage", "memory", "--auth", f"token:{access}"]) as server:
-        reg = Registry(server, passwords, {})
-        admin = reg.client("admin")
-        for number, repo in enumerate(REPOSITORIES):
-            image = build_image((512,), seed=1000 + number)
-            admin.push_image(repo, image, "latest")
-            reg.images[repo] = image
-        yield reg
+        yield seeded(Registry(server, passwords, {}), seed=1000)
 
 
 @pytest.fixture(scope="module")
@@ -115,13 +119,7 @@ def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
     htpasswd: Path = tmp_path_factory.mktemp("matrix-basic") / "users.htpasswd"
     htpasswd.write_text(f"admin:{hash_password(passwords['admin'], BCRYPT_ROUNDS)}\n")
     with start_server(["--storage", "memory", "--auth", f"htpasswd:{htpasswd}"]) as server:
-        reg = Registry(server, passwords, {})
-        admin = reg.client("admin")
-        for number, repo in enumerate(REPOSITORIES):
-            image = build_image((256,), seed=2000 + number)
-            admin.push_image(repo, image, "latest")
-            reg.images[repo] = image
-        yield reg
+        yield seeded(Registry(server, passwords, {}), seed=2000)
 
 
 # -- the operations, one per action and path shape ------------------------------------------------
