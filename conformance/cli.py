@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                                          "OCI_ROOT_URL; none = the embedded reference server)")
     parser.add_argument("--tls", choices=("enabled", "insecure", "disabled"), help="default from OCI_TLS")
     parser.add_argument("--strict", action="store_true", help="SHOULD warnings count as failures")
+    parser.add_argument("--judge", choices=("all", "oci"), default="all",
+                        help="'oci' judges by the OCI documents alone: a rule only the Docker Registry HTTP "
+                             "API V2 states becomes a warning (default: all documents)")
     parser.add_argument("--skip-cleanup", action="store_true", help="leave what the run pushed")
     parser.add_argument("--list", action="store_true", help="list the checks without running them")
     parser.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR),
@@ -95,6 +98,8 @@ def pytest_arguments(options: argparse.Namespace, extra: Sequence[str], target: 
         args += ["--tls", options.tls]
     if options.strict:
         args.append("--conformance-strict")
+    if options.judge != "all":
+        args += ["--judge", options.judge]
     if options.skip_cleanup:
         args.append("--skip-cleanup")
     if options.list:

@@ -7,7 +7,10 @@ started, only when a check first asks for the ``target`` fixture.
 Verdicts: **pass**; **fail** (a MUST broken: AssertionError, UnexpectedResponse, or registry
 misbehaviour such as a reset connection or invalid JSON); **skip** (``unsupported(...)``);
 **disabled** (area switched off); **error** (any other exception: a defect of the harness).
-A SHOULD not met is a warning on a passing check, a failure under ``--strict``.
+Each assertion carries its own level: a SHOULD not met (``should``) is a warning on a passing
+check, a failure under ``--strict``; a plain assertion fails whatever the check's level. With
+``--judge oci`` a rule only the Docker document states is a warning (``docker_rule``, and any
+failure of a check whose rule is Docker's alone).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class RunState:
         check = self.checks.get(nodeid)
         if check is None:
             check = CheckResult(id=nodeid, name=info["name"], area=info["area"], rule=info["rule"],
-                                level=info["level"], text=info["text"], status="")
+                                level=info["level"], text=info["text"], doc=info.get("doc", ""), status="")
             self.checks[nodeid] = check
         check.duration_s += info.get("duration", 0.0)
         status = info.get("status")
@@ -98,6 +101,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="TLS mode: verified https, unverified https, or plain http (default from OCI_TLS)")
     group.addoption("--conformance-strict", dest="conformance_strict", action="store_true", default=False,
                     help="treat SHOULD warnings as failures (pytest's own --strict does the same)")
+    group.addoption("--judge", dest="conformance_judge", default="all", choices=rules.JUDGES,
+                    help="'oci': judge by the OCI documents alone; a rule only the Docker Registry HTTP API V2 "
+                         "states is then a warning (default 'all')")
     group.addoption("--skip-cleanup", dest="conformance_skip_cleanup", action="store_true", default=False,
                     help="leave the repositories, manifests and blobs the run created")
     group.addoption("--list", dest="conformance_list", action="store_true", default=False,
@@ -126,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.run_id = (workerinput or {}).get("conformance_run_id") or config.option.conformance_run_id \
         or new_run_id()
     settings.strict = bool(config.option.conformance_strict or getattr(config.option, "strict", False))
+    settings.judge = config.option.conformance_judge
     settings.skip_cleanup = config.option.conformance_skip_cleanup
     settings.results_dir = Path(config.option.conformance_results_dir or DEFAULT_RESULTS_DIR)
     settings.embedded = config.option.conformance_embedded
@@ -165,14 +172,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 reason=f"{rules.DISABLED_PREFIX}area {area!r} switched off ({disabled[area]})"))
 
 
-def check_listing(items: list[pytest.Item]) -> list[tuple[str, str, str, str, str]]:
-    """(check id, area, rule id, level, text) for every collected check."""
+def check_listing(items: list[pytest.Item]) -> list[tuple[str, str, str, str, str, str]]:
+    """(check id, area, rule id, level, text, document) for every collected check."""
     rows = []
     for item in items:
         marker = item.get_closest_marker("rule")
         if marker is not None:
             rule = marker.args[0]
-            rows.append((item.nodeid, rule.area, rule.id, rule.level, rule.text))
+            rows.append((item.nodeid, rule.area, rule.id, rule.level, rule.text, rule.doc))
     return rows
 
 
@@ -182,8 +189,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     rows = check_listing(session.items)
     writer = session.config.get_terminal_writer()
     writer.line()
-    for nodeid, area, rule_id, level, text in rows:
-        writer.line(f"{nodeid}\t{area}\t{rule_id}\t{level}\t{text}")
+    for nodeid, area, rule_id, level, text, doc in rows:
+        writer.line(f"{nodeid}\t{area}\t{rule_id}\t{level}\t{text}\t{doc}")
     writer.line(f"{len(rows)} checks")
 
 
@@ -200,7 +207,8 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     if _is_check(item):
         recorder_of(item.config).begin(item.nodeid)
-        item.stash[_WARNINGS_KEY] = rules.begin_check(settings_of(item.config).strict)
+        settings = settings_of(item.config)
+        item.stash[_WARNINGS_KEY] = rules.begin_check(settings.strict, settings.judge)
     try:
         return (yield)
     finally:
@@ -218,7 +226,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     secrets = (settings.target.password,) if settings.target else ()
     info: dict[str, object] = {
         "phase": call.when, "name": item.name, "area": rule.area, "rule": rule.id, "level": rule.level,
-        "text": rule.text, "duration": report.duration, "status": None,
+        "text": rule.text, "doc": rule.doc, "duration": report.duration, "status": None,
     }
     warnings = item.stash[_WARNINGS_KEY].messages if _WARNINGS_KEY in item.stash else []
     if report.skipped:
@@ -237,9 +245,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         exc = call.excinfo.value if call.excinfo is not None else None
         status = "fail" if exc is None or isinstance(exc, REGISTRY_FAULTS + (pytest.fail.Exception,)) else "error"
         message = _message(exc, report, status)
-        if status == "fail" and rule.level == "SHOULD" and not settings.strict and call.when == "call":
-            # a SHOULD-level rule not met is a warning on a passing check, not a failure
-            warnings = [*warnings, message]
+        if status == "fail" and rule.doc == rules.DOCKER and settings.judge == "oci" and call.when == "call":
+            # judged by OCI alone, a rule only the Docker document states is a warning, not a failure
+            warnings = [*warnings, f"{message}\n({rules.DOCKER} rule; --judge oci: warning)"]
             report.outcome = "passed"
             report.longrepr = None
             info.update(status="pass")
@@ -361,6 +369,8 @@ class _Reporter:
                 tr.write_line("")
                 tr.write_line(f"{check.status.upper()} {check.id}", red=True, bold=True)
                 tr.write_line(f"  rule {check.rule} ({check.level}, {check.area}): {check.text}")
+                if check.doc and check.doc != rules.OCI_1_1:
+                    tr.write_line(f"  from: {check.doc}")
                 for line in check.message.splitlines()[:12]:
                     tr.write_line(f"  {line}")
                 if check.curl:

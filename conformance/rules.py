@@ -1,11 +1,19 @@
 """How a check states the spec rule it enforces, and how it reports the non-failing outcomes.
 
-Each check is decorated with ``@rule(id, level, area, text)``; inside it:
-- a broken MUST is a plain ``assert`` (or an UnexpectedResponse from the client) → **fail**;
+Each check is decorated with ``@rule(id, level, area, text, doc=...)``; inside it every
+assertion carries its own level, whatever the check's:
+- a broken MUST is a plain ``assert`` (or an UnexpectedResponse from the client) → **fail**,
+  also inside a SHOULD- or MAY-level check (the check's level never softens a stricter rule);
+- ``should(condition, message)`` for a SHOULD: not met → **warning** (a failure under --strict),
+  never "unsupported";
+- ``docker_rule(condition, message)`` for a rule only the Docker Registry HTTP API V2 document
+  states: a failure, or a warning when the run judges by OCI alone (``--judge oci``);
 - ``unsupported(reason)`` when the registry gave a valid "not supported" answer → **skip**;
-- ``should(condition, message)`` for a SHOULD: not met → **warning** (a failure under --strict);
 - the plugin turns checks switched off by configuration into **disabled**, and any other
   exception (a defect of the harness itself) into **error**.
+
+``doc`` names the document the check's rule comes from (DOCS); with ``--judge oci`` a failing
+check whose rule is Docker's alone is reported as a warning.
 """
 
 from __future__ import annotations
@@ -18,6 +26,9 @@ from typing import TypeVar
 import pytest
 
 LEVELS = ("MUST", "SHOULD", "MAY")
+OCI_1_1, OCI_MAIN, DOCKER = "OCI 1.1", "OCI main", "Docker Registry HTTP API V2"
+DOCS = (OCI_1_1, OCI_MAIN, DOCKER)
+JUDGES = ("all", "oci")
 AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management", "referrers", "errors", "auth")
 UNSUPPORTED_PREFIX = "unsupported: "
 DISABLED_PREFIX = "disabled: "
@@ -27,7 +38,8 @@ F = TypeVar("F", bound=Callable[..., object])
 
 @dataclass(frozen=True)
 class Rule:
-    """The spec rule a check enforces: endpoint id (e.g. ``end-4b``), level, area and wording."""
+    """The spec rule a check enforces: endpoint id (e.g. ``end-4b``), level, area, wording, and the
+    document it comes from."""
 
     id: str
     level: str
@@ -35,17 +47,24 @@ class Rule:
     text: str
 
 
-def rule(rule_id: str, level: str, area: str, text: str) -> Callable[[F], F]:
-    """Mark a check with the rule it enforces and its area marker (``-m push`` selects it)."""
+    ``doc`` defaults to the Docker document for ``docker-*`` rule ids, else to OCI 1.1.
+    """
     if level not in LEVELS:
+    doc: str = OCI_1_1
+
         raise ValueError(f"level must be one of {LEVELS}")
+def rule(rule_id: str, level: str, area: str, text: str, doc: str | None = None) -> Callable[[F], F]:
+    """Mark a check with the rule it enforces and its area marker (``-m push`` selects it).
     if area not in AREAS:
         raise ValueError(f"area must be one of {AREAS}")
 
     def decorate(func: F) -> F:
-        func = pytest.mark.rule(Rule(rule_id, level, area, text))(func)
+        func = pytest.mark.rule(Rule(rule_id, level, area, text, doc))(func)
         return getattr(pytest.mark, area)(func)
 
+    doc = doc or (DOCKER if rule_id.startswith("docker-") else OCI_1_1)
+    if doc not in DOCS:
+        raise ValueError(f"doc must be one of {DOCS}")
     return decorate
 
 
@@ -65,12 +84,13 @@ class Warnings:
 _current: contextvars.ContextVar[Warnings | None] = contextvars.ContextVar("conformance_warnings", default=None)
 
 
-def begin_check(strict: bool) -> Warnings:
+def begin_check(strict: bool, judge: str = "all") -> Warnings:
     """Called by the plugin before each check; returns the collector it will read afterwards."""
-    collector = Warnings(strict=strict)
+    collector = Warnings(strict=strict, judge=judge)
     _current.set(collector)
     return collector
 
+    judge: str = "all"
 
 def should(condition: object, message: str) -> bool:
     """Record a SHOULD that is not met as a warning (or fail under --strict); returns ``condition``."""
@@ -94,4 +114,16 @@ def write_refused(response: object) -> str | None:
         return "the registry refuses writes (405)"
     if status == 400 and b"UNSUPPORTED" in (getattr(response, "content", b"") or b""):
         return "the registry refuses writes (400 UNSUPPORTED)"
+def docker_rule(condition: object, message: str) -> bool:
+    """A rule only the Docker Registry HTTP API V2 states: not met → failure, or a warning when the
+    run judges by OCI alone (``--judge oci``); returns ``condition``."""
+    if condition:
+        return True
+    collector = _current.get()
+    if collector is None or collector.judge != "oci":
+        raise AssertionError(f"{message} (rule of the {DOCKER} document)")
+    collector.messages.append(f"{message} (a {DOCKER} rule; judged by OCI alone: warning)")
+    return False
+
+
     return None

@@ -397,31 +397,47 @@ class RegistryClient:
     ) -> str:
         """Upload ``data`` to ``repo`` in one of UPLOAD_MODES and return its digest.
 
-        Every step asserts its status, so a failing registry raises UnexpectedResponse naming it.
+        Every step asserts its status, so a failing registry raises UnexpectedResponse naming it,
+        and the digest the registry reports for the completed blob must be the blob's own.
         With a precomputed ``digest``, ``data`` may be any sized, sliceable iterable of bytes (a body
         streamed without copying, as the load profiles do).
         """
         digest = digest or digest_of(data, algorithm)
+        done = self._upload_blob(repo, data, mode, algorithm, chunk_size, digest, kw)
+        self.check_reported_digest(done, digest, "completed blob upload")
+        return digest
+
+    def check_reported_digest(self, response: requests.Response, digest: str, what: str) -> None:
+        """Raise UnexpectedResponse when a write's ``Docker-Content-Digest`` names other content than ``digest``
+        (a digest of another algorithm is left to the caller; an absent header is allowed)."""
+        reported = (response.headers.get("Docker-Content-Digest") or "").strip()
+        if reported and reported.split(":", 1)[0] == digest.split(":", 1)[0] and reported != digest:
+            raise UnexpectedResponse(
+                self.explain(response, what=what) + f"\n  Docker-Content-Digest {reported} is not the digest "
+                f"of the content written ({digest})", response)
+
+    def _upload_blob(self, repo: str, data: bytes, mode: str, algorithm: str, chunk_size: int | None,
+                     digest: str, kw: dict) -> requests.Response:
+        """The upload steps of ``push_blob``; returns the 201 that completed it."""
         octet = {"Content-Type": "application/octet-stream"}
         if mode == "single":
             response = self.start_upload(
                 repo, {"digest": digest}, data=data, headers=octet, expect=(201, 202), **kw
             )
             if response.status_code == 201:
-                return digest
-            self.request("PUT", with_query(self.location(response), {"digest": digest}),
-                         data=data, headers=octet, expect=201, **kw)
-            return digest
+                return response
+            return self.request("PUT", with_query(self.location(response), {"digest": digest}),
+                                data=data, headers=octet, expect=201, **kw)
         params = {"digest-algorithm": algorithm} if algorithm != "sha256" else None
         response = self.start_upload(repo, params, expect=202, **kw)
         location = self.location(response)
         if mode == "monolithic":
-            self.request("PUT", with_query(location, {"digest": digest}), data=data, headers=octet,
-                         expect=201, **kw)
-        elif mode == "streamed":
+            return self.request("PUT", with_query(location, {"digest": digest}), data=data, headers=octet,
+                                expect=201, **kw)
+        if mode == "streamed":
             response = self.request("PATCH", location, data=data, headers=octet, expect=202, **kw)
-            self.request("PUT", with_query(self.location(response), {"digest": digest}), expect=201, **kw)
-        elif mode == "chunked":
+            return self.request("PUT", with_query(self.location(response), {"digest": digest}), expect=201, **kw)
+        if mode == "chunked":
             minimum = int(response.headers.get("OCI-Chunk-Min-Length") or 0)
             size = max(chunk_size or max(len(data) // 3, 1), minimum, 1)
             offset = 0
@@ -431,10 +447,8 @@ class RegistryClient:
                 response = self.request("PATCH", location, data=chunk, headers=headers, expect=202, **kw)
                 location = self.location(response)
                 offset += len(chunk)
-            self.request("PUT", with_query(location, {"digest": digest}), expect=201, **kw)
-        else:
-            raise ValueError(f"unknown upload mode {mode!r}; choose one of {UPLOAD_MODES}")
-        return digest
+            return self.request("PUT", with_query(location, {"digest": digest}), expect=201, **kw)
+        raise ValueError(f"unknown upload mode {mode!r}; choose one of {UPLOAD_MODES}")
 
     def mount_blob(self, repo: str, digest: str, from_repo: str | None = None, **kw: object) -> requests.Response:
         """POST ?mount=<digest>[&from=<repo>] (end-11)."""

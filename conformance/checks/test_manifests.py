@@ -201,13 +201,15 @@ def test_oversized_manifest_is_refused_with_413_or_kept_exactly(client, cleanup,
 # -- invalid input -----------------------------------------------------------------------------------
 
 @rule("end-7a", "MAY", "manifests",
-      "a manifest naming blobs the repository lacks MAY be refused (400 MANIFEST_BLOB_UNKNOWN) or accepted")
+      "a manifest naming blobs the repository lacks MAY be refused (400 MANIFEST_BLOB_UNKNOWN) or accepted; "
+      "once accepted (201) it MUST be served")
 def test_manifest_with_missing_blobs(client, cleanup, repo):
     image = builders.build_image((128,))
     tag = new_tag("missing-blobs")
 
     response = put(client, cleanup, repo, tag, image)
     if response.status_code == 201:
+        assert_served_exactly(client, repo, tag, image)
         return
     codes = schemas.expect_error(client.explain, response, 400, ("MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID"),
                                  "PUT a manifest whose blobs were never pushed", require_json=False)
