@@ -382,6 +382,12 @@ class _Reporter:
                 for warning in check.warnings:
                     first = warning.splitlines()[0] if warning else ""
                     tr.write_line(f"WARN {check.id}: {first}", yellow=True)
+        unchecked = [c for c in run.checks if c.status == "disabled" and c.reason.startswith(rules.UNCHECKED_PREFIX)]
+        if unchecked:
+            tr.write_line("")
+            for check in unchecked:
+                tr.write_line(f"UNCHECKED {check.id}: {check.reason.removeprefix(rules.UNCHECKED_PREFIX)}",
+                              yellow=True)
         tr.write_line("")
         for line in summary_table(run).splitlines():
             tr.write_line(line)

@@ -29,9 +29,11 @@ LEVELS = ("MUST", "SHOULD", "MAY")
 OCI_1_1, OCI_MAIN, DOCKER = "OCI 1.1", "OCI main", "Docker Registry HTTP API V2"
 DOCS = (OCI_1_1, OCI_MAIN, DOCKER)
 JUDGES = ("all", "oci")
-AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management", "referrers", "errors", "auth")
+AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management", "referrers", "errors", "auth",
+         "hosted", "concurrency")
 UNSUPPORTED_PREFIX = "unsupported: "
 DISABLED_PREFIX = "disabled: "
+UNCHECKED_PREFIX = "unchecked: "
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -45,26 +47,26 @@ class Rule:
     level: str
     area: str
     text: str
+    doc: str = OCI_1_1
 
+
+def rule(rule_id: str, level: str, area: str, text: str, doc: str | None = None) -> Callable[[F], F]:
+    """Mark a check with the rule it enforces and its area marker (``-m push`` selects it).
 
     ``doc`` defaults to the Docker document for ``docker-*`` rule ids, else to OCI 1.1.
     """
     if level not in LEVELS:
-    doc: str = OCI_1_1
-
         raise ValueError(f"level must be one of {LEVELS}")
-def rule(rule_id: str, level: str, area: str, text: str, doc: str | None = None) -> Callable[[F], F]:
-    """Mark a check with the rule it enforces and its area marker (``-m push`` selects it).
     if area not in AREAS:
         raise ValueError(f"area must be one of {AREAS}")
+    doc = doc or (DOCKER if rule_id.startswith("docker-") else OCI_1_1)
+    if doc not in DOCS:
+        raise ValueError(f"doc must be one of {DOCS}")
 
     def decorate(func: F) -> F:
         func = pytest.mark.rule(Rule(rule_id, level, area, text, doc))(func)
         return getattr(pytest.mark, area)(func)
 
-    doc = doc or (DOCKER if rule_id.startswith("docker-") else OCI_1_1)
-    if doc not in DOCS:
-        raise ValueError(f"doc must be one of {DOCS}")
     return decorate
 
 
@@ -73,12 +75,19 @@ def unsupported(reason: str) -> None:
     pytest.skip(UNSUPPORTED_PREFIX + reason)
 
 
+def unchecked(reason: str) -> None:
+    """End the check as **disabled** with a plain "unchecked: …" reason: the rule could not be observed
+    within this run's limits (a setting can widen them), which the summary says in so many words."""
+    pytest.skip(DISABLED_PREFIX + UNCHECKED_PREFIX + reason)
+
+
 @dataclass
 class Warnings:
     """SHOULD-level findings of the running check."""
 
     messages: list[str] = field(default_factory=list)
     strict: bool = False
+    judge: str = "all"
 
 
 _current: contextvars.ContextVar[Warnings | None] = contextvars.ContextVar("conformance_warnings", default=None)
@@ -90,7 +99,6 @@ def begin_check(strict: bool, judge: str = "all") -> Warnings:
     _current.set(collector)
     return collector
 
-    judge: str = "all"
 
 def should(condition: object, message: str) -> bool:
     """Record a SHOULD that is not met as a warning (or fail under --strict); returns ``condition``."""
@@ -100,6 +108,18 @@ def should(condition: object, message: str) -> bool:
     if collector is None or collector.strict:
         raise AssertionError(f"SHOULD not met: {message}")
     collector.messages.append(message)
+    return False
+
+
+def docker_rule(condition: object, message: str) -> bool:
+    """A rule only the Docker Registry HTTP API V2 states: not met → failure, or a warning when the
+    run judges by OCI alone (``--judge oci``); returns ``condition``."""
+    if condition:
+        return True
+    collector = _current.get()
+    if collector is None or collector.judge != "oci":
+        raise AssertionError(f"{message} (rule of the {DOCKER} document)")
+    collector.messages.append(f"{message} (a {DOCKER} rule; judged by OCI alone: warning)")
     return False
 
 
@@ -114,16 +134,4 @@ def write_refused(response: object) -> str | None:
         return "the registry refuses writes (405)"
     if status == 400 and b"UNSUPPORTED" in (getattr(response, "content", b"") or b""):
         return "the registry refuses writes (400 UNSUPPORTED)"
-def docker_rule(condition: object, message: str) -> bool:
-    """A rule only the Docker Registry HTTP API V2 states: not met → failure, or a warning when the
-    run judges by OCI alone (``--judge oci``); returns ``condition``."""
-    if condition:
-        return True
-    collector = _current.get()
-    if collector is None or collector.judge != "oci":
-        raise AssertionError(f"{message} (rule of the {DOCKER} document)")
-    collector.messages.append(f"{message} (a {DOCKER} rule; judged by OCI alone: warning)")
-    return False
-
-
     return None

@@ -126,9 +126,12 @@ class RegistryClient:
         self.recorder = recorder
         self.username = username if username is not None else target.username
         self.password = password if password is not None else target.password
+        self.identity_token = target.identity_token if username is None else None  # OAuth2 refresh token
+        self.oauth = False  # ask tokens by OAuth2 POST grant_type=password (docker login's way)
         self.tokens = TokenCache()
         self.challenge: Challenge | None = None
         self.last_token_response: TokenResponse | None = None
+        self.last_token_http: requests.Response | None = None  # the token endpoint's last raw answer
         self.on_token: Callable[[TokenResponse, float], None] | None = None
 
     # -- the one request helper -------------------------------------------------------------
@@ -145,7 +148,7 @@ class RegistryClient:
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
-        return (self.password,)
+        return (self.password, self.identity_token)
 
     def request(
         self,
@@ -288,7 +291,7 @@ class RegistryClient:
         try:
             result = fetch_token(
                 self.session, challenge, wanted, self.username, self.password, self.timeout,
-                send=self._token_get,
+                send=self._token_send, identity_token=self.identity_token, oauth=self.oauth,
             )
         except (AuthError, requests.RequestException):
             return None
@@ -328,28 +331,33 @@ class RegistryClient:
         return False
 
     def token_for(self, scope: str | None, challenge: Challenge | None = None, *, username: str | None = None,
-                  password: str | None = None) -> TokenResponse:
+                  password: str | None = None, identity_token: str | None = None,
+                  oauth: bool = False) -> TokenResponse:
         """Ask the Bearer realm for a token for exactly ``scope``, recorded but neither cached nor
         counted by ``on_token`` (checks use it to hold tokens of a known scope).
 
         ``challenge`` defaults to the one this client last met; credentials default to the client's
-        (pass ``username=""`` for an anonymous request). Raises AuthError without a Bearer challenge.
+        (pass ``username=""`` for an anonymous request); ``identity_token`` or ``oauth`` ask by OAuth2
+        POST (see ``fetch_token``). Raises AuthError without a Bearer challenge.
         """
         challenge = challenge or self.challenge
         if challenge is None or challenge.scheme != "bearer":
             raise AuthError("no Bearer challenge known: the registry has not asked for a token")
         user = self.username if username is None else username
         secret = self.password if password is None else password
-        return fetch_token(self.session, challenge, scope, user or None, secret, self.timeout, send=self._token_get)
+        return fetch_token(self.session, challenge, scope, user or None, secret, self.timeout,
+                           send=self._token_send, identity_token=identity_token, oauth=oauth)
 
-    def _token_get(self, url: str, **kwargs: object) -> requests.Response:
+    def _token_send(self, method: str, url: str, **kwargs: object) -> requests.Response:
+        """Send a token request and record it; a POST's form (it holds credentials) is never recorded."""
         started = time.perf_counter()
         headers = kwargs.get("headers") or {}
         params = kwargs.pop("params", None)
         full = with_query(url, params) if params else url
         kwargs.setdefault("verify", self.session.verify)
-        response = self.session.get(full, **kwargs)
-        self._record("GET", full, headers, None, response, started)
+        response = self.session.request(method, full, **kwargs)
+        self._record(method, full, headers, None, response, started)
+        self.last_token_http = response
         return response
 
     # -- base and blobs ---------------------------------------------------------------------

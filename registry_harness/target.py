@@ -35,6 +35,7 @@ class Target:
     password: str | None = field(default=None, repr=False)
     repo1: str | None = None
     repo2: str | None = None
+    identity_token: str | None = field(default=None, repr=False)  # OAuth2 refresh token (docker login)
 
     @property
     def scheme(self) -> str:
@@ -65,7 +66,7 @@ class Target:
 
     def redacted(self) -> dict[str, object]:
         """The target as a dict safe to echo in reports: the password is never included."""
-        return {
+        shown: dict[str, object] = {
             "url": self.base_url,
             "tls": self.tls,
             "ca_bundle": self.ca_bundle,
@@ -74,6 +75,9 @@ class Target:
             "repo1": self.repo1,
             "repo2": self.repo2,
         }
+        if self.identity_token:
+            shown["identity_token"] = "***"
+        return shown
 
     def with_credentials(self, username: str | None, password: str | None) -> Target:
         return replace(self, username=username, password=password)
