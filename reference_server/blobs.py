@@ -143,6 +143,8 @@ async def get_blob(request: web.Request, ctx: RegistryContext, name: str, digest
             return SendfileResponse(handle, offset, count, status=status, headers=headers)
         inline = ctx.storage.blob_read(digest, offset, count)
         offset = 0
+    # Stated outright: aiohttp leaves Content-Length out of a HEAD answer whose body is empty.
+    headers["Content-Length"] = str(count)
     return web.Response(status=status, body=inline[offset:offset + count], headers=headers)
 
 

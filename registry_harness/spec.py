@@ -48,6 +48,7 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 OCI_EMPTY_JSON = b"{}"
+OCI_NONDISTRIBUTABLE_LAYER = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
 
 MANIFEST_MEDIA_TYPES = (
     OCI_MANIFEST,

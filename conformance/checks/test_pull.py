@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from conformance.rules import rule, should
+from conformance.rules import rule, should, unsupported
 from conformance.steps import assert_digest_header, assert_error_code, raw_head, read_body
 from registry_harness import builders, spec
 from registry_harness.builders import random_bytes
-from registry_harness.client import RegistryClient
+from registry_harness.client import RegistryClient, with_query
 from registry_harness.digests import digest_of
 
 BLOB_SIZE = 3000
@@ -71,10 +71,41 @@ def test_blob_head(client: RegistryClient, repo: str, blob: tuple[str, bytes]) -
         f"bytes after the headers ({body[:60]!r}); a HEAD answer must not have a body"
 
 
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+@rule("end-2", "MUST", "pull", "a zero-byte blob is stored and served: HEAD and GET answer 200 with Content-Length: 0 "
+      "and its digest")
+def test_zero_byte_blob(client: RegistryClient, repo: str, algorithm: str, cleanup) -> None:
+    digest = digest_of(b"", algorithm)
+    params = {"digest-algorithm": algorithm} if algorithm != "sha256" else None
+    opened = client.start_upload(repo, params, headers={"Content-Length": "0"})
+    if opened.status_code == 400 and algorithm != "sha256":
+        unsupported(f"{algorithm} not supported: POST ?digest-algorithm={algorithm} answered 400")
+    client.check(opened, 202, f"POST an upload for the empty {algorithm} blob (end-4a)")
+    cleanup.blob(repo, digest)
+    closing = client.request("PUT", with_query(client.location(opened), {"digest": digest}), data=b"",
+                             headers={"Content-Type": "application/octet-stream", "Content-Length": "0"})
+    client.check(closing, 201, f"closing PUT ?digest={digest[:19]}… with no content (end-6)")
+    client.check_reported_digest(closing, digest, "closing the zero-byte upload")
+    for method in ("HEAD", "GET"):
+        what = f"{method} the zero-byte {algorithm} blob (end-2)"
+        response = client.request(method, client.blob_path(repo, digest))
+        client.check(response, 200, what)
+        _content_length(client, response, 0, what, required=method == "HEAD")
+        assert not response.content, client.explain(response, (), what) + \
+            f"\n  {len(response.content)} body bytes for a blob of none"
+        assert_digest_header(client, response, digest, what, b"")
+
+
 RANGES = {
     "first-last": ("bytes=100-199", slice(100, 200)),
     "open-ended": (f"bytes={BLOB_SIZE - 300}-", slice(BLOB_SIZE - 300, BLOB_SIZE)),
     "suffix": ("bytes=-100", slice(BLOB_SIZE - 100, BLOB_SIZE)),
+    # a last byte past the end is cut at the blob's last byte (RFC 9110 14.1.2)
+    "past-end": (f"bytes={BLOB_SIZE - 50}-{BLOB_SIZE + 500}", slice(BLOB_SIZE - 50, BLOB_SIZE)),
+}
+UNSATISFIABLE = {
+    "beyond-end": f"bytes={BLOB_SIZE + 100}-{BLOB_SIZE + 200}",
+    "last-before-first": "bytes=200-100",
 }
 
 
@@ -109,11 +140,12 @@ def test_blob_range(client: RegistryClient, repo: str, blob: tuple[str, bytes], 
     _content_length(client, response, len(expected), what, required=False)
 
 
-@rule("end-2", "MUST", "pull", "a Range beyond the end of the blob is answered 416 (or ignored with the full 200 "
-      "body), never 206")
-def test_blob_range_unsatisfiable(client: RegistryClient, repo: str, blob: tuple[str, bytes]) -> None:
+@pytest.mark.parametrize("kind", list(UNSATISFIABLE))
+@rule("end-2", "MUST", "pull", "a Range beyond the end of the blob, or whose last byte precedes its first, is "
+      "answered 416 (or ignored with the full 200 body), never 206")
+def test_blob_range_unsatisfiable(client: RegistryClient, repo: str, blob: tuple[str, bytes], kind: str) -> None:
     digest, data = blob
-    header = f"bytes={len(data) + 100}-{len(data) + 200}"
+    header = UNSATISFIABLE[kind]
     what = f"GET blob with the unsatisfiable Range: {header}"
     response = client.get_blob(repo, digest, headers={"Range": header}, stream=True)
     client.check(response, (416, 200), what)
