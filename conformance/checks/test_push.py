@@ -21,6 +21,7 @@ from conformance.steps import (
     patch_chunk,
     start_session,
 )
+from registry_harness import spec
 from registry_harness.builders import random_bytes
 from registry_harness.client import RegistryClient, with_query
 from registry_harness.digests import digest_of
@@ -334,6 +335,27 @@ def test_mount_of_missing_blob(client: RegistryClient, repo: str, other_repo: st
         close_session(client, Session(client.location(response)), missing, data,
                       what="PUT the blob into the session the declined mount opened (end-6)")
         assert_blob(client, repo, missing, data, "GET the blob uploaded through the declined mount's session")
+
+
+NAME_EDGES = {"dot": "a.b", "underscore": "a_b", "double-underscore": "a__b", "dash": "a-b", "dashes": "a--b",
+              "components": "x/y0/z-1"}
+
+
+@pytest.mark.parametrize("edge", list(NAME_EDGES))
+@rule("end-7a", "MUST", "push", "repository names on the valid edge of the grammar ('.', '_', '__', '-', '--' "
+      "separators, several components) are accepted for push and pull")
+def test_repository_name_edges_are_accepted(client: RegistryClient, push_image, repo: str, edge: str) -> None:
+    name = f"{repo}/{NAME_EDGES[edge]}"
+    assert spec.valid_name(name), f"harness built an invalid name {name!r}"
+    image = push_image(layer_sizes=(64,), repo=name, tag="edge")
+    response = client.get_manifest(name, "edge", accept=image.media_type)
+    client.check(response, 200, f"GET /v2/{name}/manifests/edge")
+    assert response.content == image.manifest, client.explain(response, (), f"GET from {name}") + \
+        "\n  the body differs from the manifest pushed"
+    assert_blob(client, name, image.blobs[-1].digest, image.blobs[-1].data, f"GET a blob of {name}")
+    listing = client.tags_list(name)
+    client.check(listing, 200, f"GET /v2/{name}/tags/list")
+    assert "edge" in (listing.json().get("tags") or []), f"GET /v2/{name}/tags/list lacks the tag pushed"
 
 
 @rule("end-2", "MUST", "push", "a blob pushed to one repository is not served from another one that never "
