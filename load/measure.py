@@ -154,6 +154,8 @@ class MeasuredSession(requests.Session):
         if sample is None:
             return
         sample.finish()
+        if sample.status == 429:
+            sample.name += " [429 rate limited]"  # counted apart; the client waits it out and sends again
         if error is None and sample.status is not None and sample.status >= 500:
             error = f"HTTP {sample.status}"
         self._report(sample, error)

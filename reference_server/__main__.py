@@ -21,6 +21,7 @@ from reference_server.allocator import tune_allocator
 from reference_server.app import create_app
 from reference_server.auth import settings as auth_settings
 from reference_server.config import DEFAULT_MAX_MANIFEST_BYTES, DEFAULT_UPLOAD_TTL, ServerConfig
+from reference_server.hosted import DEFAULT_BLOB_HOST
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -51,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="advertise OCI-Chunk-Min-Length on upload POST answers")
     parser.add_argument("--upload-ttl", type=float, default=DEFAULT_UPLOAD_TTL,
                         help="seconds of inactivity before an upload session expires")
+    parser.add_argument("--redirect-blobs", nargs="?", const=DEFAULT_BLOB_HOST, default=None, metavar="HOST",
+                        help="answer blob GET/HEAD with 307 to presigned URLs on a second listener on HOST "
+                             f"(default {DEFAULT_BLOB_HOST}), as object storage behind a hosted registry")
+    parser.add_argument("--rate-limit", type=float, default=None, metavar="N",
+                        help="allow N requests per second per client address; beyond: 429 TOOMANYREQUESTS "
+                             "with Retry-After")
     auth_settings.add_arguments(parser)  # --auth htpasswd:FILE | token[:ACCESSFILE], --token-ttl
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
     parser.add_argument("--log-level", default="WARNING")
@@ -71,6 +78,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         chunk_min_length=args.chunk_min_length,
         upload_ttl=args.upload_ttl,
         auth=auth_settings.from_arguments(args),
+        redirect_blobs=args.redirect_blobs,
+        rate_limit=args.rate_limit if args.rate_limit and args.rate_limit > 0 else None,
     )
 
 

@@ -27,3 +27,5 @@ class ServerConfig:
     upload_ttl: float = DEFAULT_UPLOAD_TTL  # seconds of inactivity before an upload session expires
     referrers_page_size: int = DEFAULT_REFERRERS_PAGE
     auth: Any = None  # authentication settings, wired in by reference_server.auth
+    redirect_blobs: str | None = None  # --redirect-blobs HOST: blob reads answer 307 to a listener on HOST
+    rate_limit: float | None = None  # --rate-limit N: requests per second per client, beyond that 429

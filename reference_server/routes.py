@@ -12,6 +12,7 @@ trailing part (``/blobs/<digest>``, ``/manifests/<ref>``, ``/tags/list``, ``/ref
 | end-8     | GET               | /v2/<name>/tags/list                      | tags.list_tags |
 | end-12    | GET               | /v2/<name>/referrers/<digest>             | referrers.list_referrers |
 | catalog   | GET               | /v2/_catalog                              | catalog.list_repositories |
+| ext       | GET               | /v2/_oci/ext/discover                     | discover (OCI extensions, MAY) |
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ class Route:
     marker: str = "/v2"
 
 
+OCI_EXTENSION = {
+    "name": "_oci",
+    "description": "extension discovery (the base namespace of OCI extensions)",
+    "url": "https://github.com/opencontainers/distribution-spec/blob/main/extensions/_oci.md",
+    "endpoints": ["_oci/ext/discover"],
+}
+
+
+async def discover(request: web.Request, ctx: RegistryContext) -> web.StreamResponse:
+    """GET /v2/_oci/ext/discover : 200 with the extensions this registry serves (only discovery)."""
+    return web.json_response({"extensions": [OCI_EXTENSION]})
+
+
 ROUTE_KEY = web.RequestKey("registry_route", tuple)  # (method, path, (handler, params)) from shape_middleware
 
 ROUTES: tuple[Route, ...] = (
@@ -55,6 +69,7 @@ ROUTES: tuple[Route, ...] = (
     }, "/manifests/"),
     Route(re.compile(r"^/v2/?$"), {"GET": check, "HEAD": check}),
     Route(re.compile(r"^/v2/_catalog$"), {"GET": catalog.list_repositories}, "/_catalog"),
+    Route(re.compile(r"^/v2/_oci/ext/discover$"), {"GET": discover}, "/_oci/"),
     Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$"), {"POST": uploads.start_upload}, "/blobs/uploads"),
     Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$"), {
         "GET": uploads.upload_status,

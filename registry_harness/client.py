@@ -33,6 +33,9 @@ from registry_harness.redact import mask_text, mask_url
 from registry_harness.target import Target, quiet_if_insecure
 
 DEFAULT_TIMEOUT = 30.0
+RATE_LIMIT_RETRIES = 3
+MAX_RETRY_WAIT = 10.0  # a Retry-After longer than this is not waited out: the 429 is returned
+DEFAULT_RETRY_WAIT = 1.0
 MAX_PAGES = 10_000
 UPLOAD_MODES = ("monolithic", "single", "streamed", "chunked")
 DEFAULT_ACCEPT = ", ".join(spec.MANIFEST_MEDIA_TYPES[:4])
@@ -128,6 +131,9 @@ class RegistryClient:
         self.password = password if password is not None else target.password
         self.identity_token = target.identity_token if username is None else None  # OAuth2 refresh token
         self.oauth = False  # ask tokens by OAuth2 POST grant_type=password (docker login's way)
+        self.rate_limit_retries = RATE_LIMIT_RETRIES  # 429 answers waited out per request (0: never)
+        self.max_retry_wait = MAX_RETRY_WAIT
+        self.rate_limited = 0  # 429 answers waited out so far
         self.tokens = TokenCache()
         self.challenge: Challenge | None = None
         self.last_token_response: TokenResponse | None = None
@@ -186,8 +192,27 @@ class RegistryClient:
                 sent_headers = dict(headers or {})
                 self._authorize(sent_headers, scope, url)
                 response = self._send(method, url, sent_headers, data, stream, allow_redirects, timeout, extra)
+        if response.status_code == 429 and rewindable:
+            response = self._after_rate_limit(response, method, url, sent_headers, data, stream, allow_redirects,
+                                              timeout, extra)
         if expect is not None:
             self.check(response, expect)
+        return response
+
+    def _after_rate_limit(self, response, method, url, headers, data, stream, allow_redirects, timeout,
+                          extra) -> requests.Response:
+        """Honour 429 TOOMANYREQUESTS: wait ``Retry-After`` (1 s when absent or malformed) and send again,
+        at most ``rate_limit_retries`` times and never longer than ``max_retry_wait`` per wait; each
+        wait is counted in ``rate_limited``. The last answer is returned (a 429 when the limit holds)."""
+        for _ in range(self.rate_limit_retries):
+            wait = spec.retry_after_seconds(response.headers.get("Retry-After"))
+            wait = DEFAULT_RETRY_WAIT if wait is None else wait
+            if response.status_code != 429 or wait > self.max_retry_wait:
+                break
+            self.rate_limited += 1
+            response.close()
+            time.sleep(wait)
+            response = self._send(method, url, headers, data, stream, allow_redirects, timeout, extra)
         return response
 
     def check(self, response: requests.Response, expect: int | Iterable[int], what: str = "") -> None:
