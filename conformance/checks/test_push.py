@@ -60,6 +60,7 @@ def _upload(client: RegistryClient, repo: str, data: bytes, mode: str, digest: s
         client.check(response, (201, 202), "single POST ?digest= with the whole blob (end-4b)")
         if response.status_code == 201:
             client.location(response)
+            client.check_reported_digest(response, digest, "single POST ?digest= (end-4b)")
             return response
         session = Session(client.location(response))
         close_session(client, session, digest, data, what="PUT after a single POST answered 202 (end-6)")

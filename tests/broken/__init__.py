@@ -26,7 +26,8 @@ class Variant:
     an aiohttp ``middleware`` around the reference app and/or extra ``server_args`` (switches).
     ``strict`` runs the suite with ``--strict``, so a SHOULD that is not met fails instead of
     warning (how SHOULD-level checks are shown to catch their variant); ``env`` adds environment
-    variables for the suite (credentials such as ``OCI_USERNAME``/``OCI_PASSWORD``).
+    variables for the suite (credentials such as ``OCI_USERNAME``/``OCI_PASSWORD``); ``args`` adds
+    suite options (such as ``--judge oci``).
     """
 
     name: str
@@ -37,6 +38,7 @@ class Variant:
     server_args: tuple[str, ...] = field(default=())
     strict: bool = False
     env: tuple[tuple[str, str], ...] = field(default=())
+    args: tuple[str, ...] = field(default=())
 
 
 def rewrite(match: Callable[[web.Request], bool], change: Callable[[web.Request, web.StreamResponse], object]):
