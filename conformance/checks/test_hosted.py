@@ -87,10 +87,10 @@ def test_blob_redirect_head(client: RegistryClient, target: Target, repo: str,
 
 # -- rate limits -------------------------------------------------------------------------------
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def rate_limited(client: RegistryClient) -> tuple[RegistryClient, requests.Response, int]:
-    """(client that never waits out a 429, the first 429 of a burst of GET /v2/, requests it took);
-    skip when the burst meets no limit."""
+    """(client that never waits out a 429, the first 429 of one burst of GET /v2/, requests it took),
+    shared by the rate-limit checks; skip when the burst meets no limit."""
     raw = RegistryClient(client.target, recorder=client.recorder, timeout=client.timeout)
     raw.rate_limit_retries = 0
     for number in range(1, BURST + 1):
