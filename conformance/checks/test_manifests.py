@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from conformance.rules import rule, should, unsupported, write_refused
+from conformance.rules import OCI_MAIN, rule, should, unsupported, write_refused
 from registry_harness import builders, schemas, spec
 from registry_harness.client import RegistryClient, UnexpectedResponse
 from registry_harness.digests import digest_of
@@ -328,7 +328,8 @@ def test_malformed_digest_reference(client, cleanup, push_image, repo, method):
 # -- tags on a PUT by digest (end-7b) ----------------------------------------------------------------
 
 @rule("end-7b", "MUST", "manifests",
-      "PUT by digest with ?tag= creates those tags and names each in an OCI-Tag header (when supported)")
+      "PUT by digest with ?tag= creates those tags and names each in an OCI-Tag header (when supported)",
+      doc=OCI_MAIN)
 def test_put_by_digest_with_tag_parameters(client, cleanup, repo):
     image = builders.build_image((128,))
     push_blobs(client, cleanup, repo, image)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.fixtures import Cleanup
-from conformance.rules import rule, should, unsupported
+from conformance.rules import OCI_MAIN, rule, should, unsupported
 from conformance.steps import (
     OCTET,
     Session,
@@ -261,7 +261,7 @@ def test_digest_mismatch_is_rejected(client: RegistryClient, repo: str, upload_m
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
 @rule("end-4c", "MUST", "push", "POST ?digest-algorithm=<alg> opens a session whose blob is addressed by that "
-      "algorithm; a registry without sha512 says so with 400 (then unsupported)")
+      "algorithm; a registry without sha512 says so with 400 (then unsupported)", doc=OCI_MAIN)
 def test_upload_digest_algorithm(client: RegistryClient, repo: str, algorithm: str, cleanup) -> None:
     data = random_bytes(BLOB_SIZE)
     digest = digest_of(data, algorithm)

@@ -14,7 +14,7 @@ import secrets
 
 import pytest
 
-from conformance.rules import rule, should, unsupported
+from conformance.rules import OCI_MAIN, rule, should, unsupported
 from conformance.steps import (
     OCTET,
     Session,
@@ -202,7 +202,7 @@ def sha512_content(kind: str) -> builders.Manifest:
 
 @pytest.mark.parametrize("kind", ["image", "index"])
 @rule("end-7b", "MUST", "manifests", "an image manifest or index addressed by sha512 is pushed by that digest (with "
-      "?tag=), pulled byte for byte by digest and tag, and deleted by that digest")
+      "?tag=), pulled byte for byte by digest and tag, and deleted by that digest", doc=OCI_MAIN)
 def test_sha512_manifest(client: RegistryClient, cleanup, repo: str, kind: str) -> None:
     require_sha512(client, repo)  # a registry without sha512 says so here
     content = sha512_content(kind)
