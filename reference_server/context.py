@@ -22,6 +22,8 @@ UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Set by an auth middleware: may this request read the named repository? (absent = no auth, yes)
 CAN_READ_KEY = web.RequestKey("can_read", Callable[[str], bool])
+# Set by an auth middleware: may this caller see the named repository in _catalog? (absent = yes)
+CAN_LIST_KEY = web.RequestKey("can_list", Callable[[str], bool])
 
 
 @dataclass
@@ -54,6 +56,11 @@ class RegistryContext:
         to a callable taking a repository name (used for mounts with ``from``)."""
         check = request.get(CAN_READ_KEY)
         return True if check is None else bool(check(repo))
+
+    def listable(self, request: web.Request, repositories: list[str]) -> list[str]:
+        """The repositories this request may see in ``_catalog`` (all of them without auth)."""
+        check = request.get(CAN_LIST_KEY)
+        return repositories if check is None else [repo for repo in repositories if check(repo)]
 
     def release_lock(self, key: str) -> None:
         """Forget the lock of a finished upload session."""

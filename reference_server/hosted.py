@@ -91,8 +91,8 @@ def redirect_middleware(host: BlobHost) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler):
         route = request.get(ROUTE_KEY)
-        if request.method in ("GET", "HEAD") and route is not None and route[2][0] is blobs.get_blob:
-            params = route[2][1]
+        if request.method in ("GET", "HEAD") and route is not None and route[3] is blobs.get_blob:
+            params = route[2].params()  # (method, path, parsed path, handler), as shape_middleware keeps it
             name, digest = params["name"], params["digest"]
             if host.url and host.ctx.storage.repo_has_blob(name, digest):
                 return web.Response(status=307, headers={"Location": host.location(name, digest),

@@ -1,6 +1,7 @@
 """Routing by path shape. Repository names contain slashes, so each route is recognised by its
 trailing part (``/blobs/<digest>``, ``/manifests/<ref>``, ``/tags/list``, ``/referrers/<digest>``,
-``/blobs/uploads/[<uuid>]``) and the name is everything before it.
+``/blobs/uploads/[<uuid>]``) and the name is everything before it; the split is
+``registry_harness.paths.parse``, the same one authorization and the client use.
 
 | endpoint  | method            | path                                      | handler |
 |-----------|-------------------|-------------------------------------------|---------|
@@ -12,19 +13,19 @@ trailing part (``/blobs/<digest>``, ``/manifests/<ref>``, ``/tags/list``, ``/ref
 | end-8     | GET               | /v2/<name>/tags/list                      | tags.list_tags |
 | end-12    | GET               | /v2/<name>/referrers/<digest>             | referrers.list_referrers |
 | catalog   | GET               | /v2/_catalog                              | catalog.list_repositories |
-| ext       | GET               | /v2/_oci/ext/discover                     | discover (OCI extensions, MAY) |
+| extensions | GET              | /v2/_oci/ext/discover                     | discover |
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from reference_server import blobs, catalog, errors, manifests, referrers, tags, uploads
 from reference_server.context import CONTEXT_KEY, WRITE_METHODS, RegistryContext, require_name
+from registry_harness import paths
+from registry_harness.paths import Endpoint, RegistryPath
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
@@ -32,16 +33,6 @@ Handler = Callable[..., Awaitable[web.StreamResponse]]
 async def check(request: web.Request, ctx: RegistryContext) -> web.StreamResponse:
     """GET /v2/ : 200 ``{}`` — this is a registry speaking API v2."""
     return web.json_response({})
-
-
-@dataclass(frozen=True)
-class Route:
-    """One path shape and the handler of each method it accepts; ``marker`` is a substring every
-    matching path contains, checked before the regular expression because it is far cheaper."""
-
-    pattern: re.Pattern[str]
-    methods: dict[str, Handler]
-    marker: str = "/v2"
 
 
 OCI_EXTENSION = {
@@ -57,51 +48,62 @@ async def discover(request: web.Request, ctx: RegistryContext) -> web.StreamResp
     return web.json_response({"extensions": [OCI_EXTENSION]})
 
 
-ROUTE_KEY = web.RequestKey("registry_route", tuple)  # (method, path, (handler, params)) from shape_middleware
+ROUTE_KEY = web.RequestKey("registry_route", tuple)  # (method, path, parsed, handler) from shape_middleware
 
-ROUTES: tuple[Route, ...] = (
-    # Most frequent first: manifests and blobs are what pulls are made of.
-    Route(re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$"), {
+# The handler of each method, per endpoint; the path grammar itself is registry_harness.paths.
+ROUTES: dict[Endpoint, dict[str, Handler]] = {
+    Endpoint.MANIFEST: {
         "GET": manifests.get_manifest,
         "HEAD": manifests.get_manifest,
         "PUT": manifests.put_manifest,
         "DELETE": manifests.delete_manifest,
-    }, "/manifests/"),
-    Route(re.compile(r"^/v2/?$"), {"GET": check, "HEAD": check}),
-    Route(re.compile(r"^/v2/_catalog$"), {"GET": catalog.list_repositories}, "/_catalog"),
-    Route(re.compile(r"^/v2/_oci/ext/discover$"), {"GET": discover}, "/_oci/"),
-    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$"), {"POST": uploads.start_upload}, "/blobs/uploads"),
-    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$"), {
+    },
+    Endpoint.BASE: {"GET": check, "HEAD": check},
+    Endpoint.CATALOG: {"GET": catalog.list_repositories},
+    Endpoint.DISCOVER: {"GET": discover},
+    Endpoint.UPLOAD_START: {"POST": uploads.start_upload},
+    Endpoint.UPLOAD: {
         "GET": uploads.upload_status,
         "PATCH": uploads.patch_upload,
         "PUT": uploads.put_upload,
         "DELETE": uploads.cancel_upload,
-    }, "/blobs/uploads/"),
-    Route(re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), {
+    },
+    Endpoint.BLOB: {
         "GET": blobs.get_blob,
         "HEAD": blobs.get_blob,
         "DELETE": blobs.delete_blob,
-    }, "/blobs/"),
-    Route(re.compile(r"^/v2/(?P<name>.+)/tags/list$"), {"GET": tags.list_tags}, "/tags/list"),
-    Route(re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), {"GET": referrers.list_referrers},
-          "/referrers/"),
-)
+    },
+    Endpoint.TAGS: {"GET": tags.list_tags},
+    Endpoint.REFERRERS: {"GET": referrers.list_referrers},
+}
+
+
+def route(method: str, path: str) -> tuple[RegistryPath, Handler]:
+    """The parsed path and the handler for a request; 404 or 405 UNSUPPORTED when none fits."""
+    parsed = paths.parse(path)
+    if parsed is None:
+        raise errors.unsupported({"path": path[:200], "reason": "no such endpoint"}, status=404)
+    methods = ROUTES[parsed.endpoint]
+    handler = methods.get(method)
+    if handler is None:
+        allowed = ", ".join(sorted(methods))
+        raise errors.unsupported({"method": method, "allowed": allowed}, headers={"Allow": allowed})
+    return parsed, handler
 
 
 def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
-    """The handler and path parameters for a request; 404 or 405 UNSUPPORTED when none fits."""
-    for route in ROUTES:
-        if route.marker not in path:
-            continue
-        match = route.pattern.match(path)
-        if match is None:
-            continue
-        handler = route.methods.get(method)
-        if handler is None:
-            allowed = ", ".join(sorted(route.methods))
-            raise errors.unsupported({"method": method, "allowed": allowed}, headers={"Allow": allowed})
-        return handler, match.groupdict()
-    raise errors.unsupported({"path": path[:200], "reason": "no such endpoint"}, status=404)
+    """The handler and path parameters for a request (see ``route``)."""
+    parsed, handler = route(method, path)
+    return handler, parsed.params()
+
+
+def routed_path(request: web.Request) -> RegistryPath | None:
+    """The path ``shape_middleware`` parsed for this request (None outside ``/v2`` or when the
+    request was changed since), so later layers judge the very split the router uses."""
+    resolved = request.get(ROUTE_KEY)
+    if resolved is not None and resolved[0] == request.method and resolved[1] == request.path:
+        return resolved[2]
+    return None
 
 
 @web.middleware
@@ -111,10 +113,10 @@ async def shape_middleware(request: web.Request, handler) -> web.StreamResponse:
     found is kept on the request for ``dispatch``."""
     path = request.path
     if path == "/v2" or path.startswith("/v2/"):
-        route = resolve(request.method, path)
-        if "name" in route[1]:
-            require_name(route[1]["name"])
-        request[ROUTE_KEY] = (request.method, path, route)
+        parsed, handler_for = route(request.method, path)
+        if parsed.name:
+            require_name(parsed.name)
+        request[ROUTE_KEY] = (request.method, path, parsed, handler_for)
     return await handler(request)
 
 
@@ -123,11 +125,12 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT_KEY]
     resolved = request.get(ROUTE_KEY)
     if resolved is not None and resolved[0] == request.method and resolved[1] == request.path:
-        handler, params = resolved[2]
+        parsed, handler = resolved[2], resolved[3]
     else:  # no shape_middleware in front, or a middleware passed on a changed request
-        handler, params = resolve(request.method, request.path)
-        if "name" in params:
-            require_name(params["name"])
+        parsed, handler = route(request.method, request.path)
+        if parsed.name:
+            require_name(parsed.name)
+    params = parsed.params()
     if ctx.config.read_only and request.method in WRITE_METHODS:
         raise errors.unsupported({"reason": "this registry is read-only"})
     return await handler(request, ctx, **params)

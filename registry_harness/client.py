@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 
-from registry_harness import spec
+from registry_harness import paths, spec
 from registry_harness.auth import (
     AuthError,
     Challenge,
@@ -29,6 +29,7 @@ from registry_harness.auth import (
 )
 from registry_harness.digests import digest_of, verify
 from registry_harness.exchange import BODY_PREVIEW, Exchange
+from registry_harness.paths import Endpoint
 from registry_harness.redact import mask_text, mask_url
 from registry_harness.target import Target, quiet_if_insecure
 
@@ -39,7 +40,6 @@ DEFAULT_RETRY_WAIT = 1.0
 MAX_PAGES = 10_000
 UPLOAD_MODES = ("monolithic", "single", "streamed", "chunked")
 DEFAULT_ACCEPT = ", ".join(spec.MANIFEST_MEDIA_TYPES[:4])
-_REPO_PATH_RE = re.compile(r"^/v2/(?P<name>.+?)/(?:blobs|manifests|tags|referrers)(?:/|$)")
 _LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
 
 Recorder = Callable[[Exchange], None]
@@ -87,17 +87,14 @@ def with_query(url: str, params: Iterable[tuple[str, str]] | dict[str, str]) -> 
 
 
 def scope_for(method: str, path: str) -> str | None:
-    """The token scope a request to ``path`` needs, inferred from the path and method."""
-    match = _REPO_PATH_RE.match(urlsplit(path).path)
-    if not match:
-        return "registry:catalog:*" if urlsplit(path).path.startswith("/v2/_catalog") else None
-    if method in ("GET", "HEAD"):
-        actions = "pull"
-    elif method == "DELETE":
-        actions = "delete"
-    else:
-        actions = "pull,push"
-    return repository_scope(match.group("name"), actions)
+    """The token scope a request to ``path`` needs, from the one path grammar (``paths.parse``):
+    the repository is the longest name that leaves a valid route, as the registry reads it."""
+    parsed = paths.parse(urlsplit(path).path)
+    if parsed is None or parsed.endpoint in (Endpoint.BASE, Endpoint.DISCOVER):
+        return None
+    if parsed.endpoint is Endpoint.CATALOG:
+        return "registry:catalog:*"
+    return repository_scope(parsed.name, ",".join(paths.required_actions(method, parsed.endpoint)))
 
 
 class RegistryClient:

@@ -17,7 +17,8 @@ from reference_server.auth.endpoint import make_handlers
 from reference_server.auth.scopes import PULL, Access, Need, covers, needed_access
 from reference_server.auth.settings import TOKEN_PATH, AuthSettings
 from reference_server.auth.tokens import InvalidToken
-from reference_server.context import CAN_READ_KEY
+from reference_server.context import CAN_LIST_KEY, CAN_READ_KEY
+from reference_server.routes import routed_path
 
 SUBJECT_KEY = web.RequestKey("auth_subject", str)
 
@@ -63,7 +64,7 @@ async def _basic(settings: AuthSettings, request: web.Request, handler):
 
 
 async def _bearer(settings: AuthSettings, request: web.Request, handler):
-    need: Need = needed_access(request.method, request.path, dict(request.query))
+    need: Need = needed_access(request.method, routed_path(request) or request.path, dict(request.query))
     challenged = list(need.required) + ([need.mount_source] if need.mount_source else [])
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -86,4 +87,6 @@ async def _bearer(settings: AuthSettings, request: web.Request, handler):
         return _unauthorized(bearer_challenge(settings, request, challenged, "insufficient_scope"), missing)
     request[SUBJECT_KEY] = claims.subject
     request[CAN_READ_KEY] = lambda repo: claims.grants(Access("repository", repo, frozenset({PULL})))
+    # _catalog lists what the account may pull under the policy, not what this token happens to cover.
+    request[CAN_LIST_KEY] = lambda repo: covers(policy.allowed(claims.subject, "repository", repo), frozenset({PULL}))
     return await handler(request)

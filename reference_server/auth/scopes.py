@@ -7,15 +7,15 @@ actions start after the last one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from registry_harness import paths
+from registry_harness.paths import Endpoint, RegistryPath
 from registry_harness.spec import valid_name
 
 PULL, PUSH, DELETE, ALL = "pull", "push", "delete", "*"
 REPOSITORY_ACTIONS = frozenset({PULL, PUSH, DELETE})
 CATALOG = ("registry", "catalog")
-_REPO_PATH_RE = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>blobs|manifests|tags|referrers)(?:/|$)")
 
 
 @dataclass(frozen=True)
@@ -71,29 +71,32 @@ class Need:
     mount_source: Access | None = None
 
 
-def needed_access(method: str, path: str, query: dict[str, str]) -> Need:
-    """The access a registry request needs, from its method and path (``/v2/`` needs none)."""
-    if path.startswith("/v2/_catalog"):
-        return Need((Access(*CATALOG, frozenset({ALL})),))
-    match = _REPO_PATH_RE.match(path)
-    if not match:
+def needed_access(method: str, path: str | RegistryPath | None, query: dict[str, str]) -> Need:
+    """The access a registry request needs, from its method and path (``/v2/`` needs none).
+
+    ``path`` is split by ``registry_harness.paths`` (or given already split, as the router did),
+    so the repository checked here is always the one the handler will touch.
+    """
+    parsed = paths.parse(path) if isinstance(path, str) else path
+    if parsed is None or parsed.endpoint in (Endpoint.BASE, Endpoint.DISCOVER):
         return Need()
-    name = match.group("name")
+    if parsed.endpoint is Endpoint.CATALOG:
+        return Need((Access(*CATALOG, frozenset({ALL})),))
+    name = parsed.name
     if not valid_name(name):
         # No account can hold rights on a name the grammar forbids, and the handler answers
         # NAME_INVALID without touching any data: let the client learn its real mistake.
         return Need()
-    if method in ("GET", "HEAD", "OPTIONS"):
-        actions = frozenset({PULL})
-    elif method == "DELETE" and match.group("kind") in ("blobs", "manifests") and "/uploads/" not in path:
-        actions = frozenset({DELETE})
-    else:
-        actions = frozenset({PULL, PUSH})
-    mount_source = None
+    return Need((Access("repository", name, frozenset(paths.required_actions(method, parsed.endpoint))),),
+                _mount_source(method, parsed, query))
+
+
+def _mount_source(method: str, parsed: RegistryPath, query: dict[str, str]) -> Access | None:
     source = query.get("from")
-    if method == "POST" and query.get("mount") and source and source != name and valid_name(source):
-        mount_source = Access("repository", source, frozenset({PULL}))
-    return Need((Access("repository", name, actions),), mount_source)
+    if (method == "POST" and parsed.endpoint is Endpoint.UPLOAD_START and query.get("mount") and source
+            and source != parsed.name and valid_name(source)):
+        return Access("repository", source, frozenset({PULL}))
+    return None
 
 
 def covers(granted: frozenset[str], wanted: frozenset[str]) -> bool:
