@@ -67,3 +67,14 @@ def test_extension_discovery() -> None:
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
         names = [extension["name"] for extension in response.json()["extensions"]]
         assert names == ["_oci"]
+
+
+def test_retry_after_grammar() -> None:
+    from registry_harness.spec import retry_after_seconds
+
+    now = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:13:50 GMT", now=now) == 30.0
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:00:00 GMT", now=now) == 0.0  # a past date: no wait
+    for bad in (None, "", "soon", "-1", "1.5", "Tue, 14 Nov 2023 22:13:50 +0100"):
+        assert retry_after_seconds(bad) is None, bad
