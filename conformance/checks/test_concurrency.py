@@ -37,6 +37,14 @@ def _worker(client: RegistryClient) -> RegistryClient:
                           give_up_after=client.give_up_after)
 
 
+def _new_blob(repo: str, cleanup) -> tuple[bytes, str]:
+    """Random blob bytes and their digest, registered for cleanup in ``repo``."""
+    data = random_bytes(BLOB_SIZE)
+    digest = digest_of(data)
+    cleanup.blob(repo, digest)
+    return data, digest
+
+
 def parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
     """Run ``calls`` at once (released together by a barrier) on at most WORKERS threads; every
     exception is re-raised in the caller, the first one first."""
@@ -57,9 +65,7 @@ def parallel(calls: Sequence[Callable[[], T]]) -> list[T]:
 @rule("end-4a", "MUST", "concurrency",
       "one blob pushed by several clients at once (every upload mode) is stored once, byte for byte")
 def test_same_blob_pushed_at_once(client: RegistryClient, repo: str, cleanup) -> None:
-    data = random_bytes(BLOB_SIZE)
-    digest = digest_of(data)
-    cleanup.blob(repo, digest)
+    data, digest = _new_blob(repo, cleanup)
     workers = [_worker(client) for _ in range(WORKERS)]
     modes = [UPLOAD_MODES[i % len(UPLOAD_MODES)] for i in range(WORKERS)]
     pushed = parallel([lambda w=w, m=m: w.push_blob(repo, data, m, chunk_size=BLOB_SIZE // 4)
@@ -111,9 +117,7 @@ def test_racing_tag_moves(client: RegistryClient, repo: str, cleanup) -> None:
 @rule("end-5", "MUST", "concurrency",
       "upload sessions for the same digest run at once stay apart: each completes with 201 and the blob is intact")
 def test_concurrent_sessions_same_digest(client: RegistryClient, repo: str, cleanup) -> None:
-    data = random_bytes(BLOB_SIZE)
-    digest = digest_of(data)
-    cleanup.blob(repo, digest)
+    data, digest = _new_blob(repo, cleanup)
     workers = [_worker(client) for _ in range(WORKERS)]
     sessions = [start_session(worker, repo) for worker in workers]
     size = max(BLOB_SIZE // 4, *(s.min_chunk for s in sessions))
@@ -134,9 +138,7 @@ def test_concurrent_sessions_same_digest(client: RegistryClient, repo: str, clea
 @rule("end-10", "MUST", "concurrency",
       "a blob pushed while the same digest is being deleted is, once its push is acknowledged again, kept intact")
 def test_push_while_deleting(client: RegistryClient, repo: str, cleanup) -> None:
-    data = random_bytes(BLOB_SIZE)
-    digest = digest_of(data)
-    cleanup.blob(repo, digest)
+    data, digest = _new_blob(repo, cleanup)
     client.push_blob(repo, data)
     deleter, pusher = _worker(client), _worker(client)
     for round_number in range(1, DELETE_ROUNDS + 1):
