@@ -17,7 +17,7 @@ export OCI_USERNAME := $(USERNAME)
 export OCI_PASSWORD := $(PASSWORD)
 export OCI_CA_BUNDLE := $(CA_BUNDLE)
 
-.PHONY: setup conformance test lint serve peers clean bench-server load bench
+.PHONY: setup conformance test lint serve peers clean bench-server bench-security load bench
 
 setup: $(STAMP)
 
@@ -45,6 +45,11 @@ serve: $(STAMP)
 ## make bench-server [ARGS=--quick]: the reference server's performance figures beside nginx, bare aiohttp and Distribution
 bench-server: $(STAMP)
 	$(PY) -m benchmarks.bench_server $(ARGS)
+
+## make bench-security [ARGS=--quick]: token-form memory, /v2/ under idle connections at the file limit,
+## a push during a wrong-password flood, unknown-user vs wrong-password answer times
+bench-security: $(STAMP)
+	$(PY) -m benchmarks.security $(ARGS)
 
 ## make load PROFILE=pull|push|mixed|browse|herd [TARGET=host:port] [USERS=20] [SPAWN_RATE=..] [RUN_TIME=30s] [ARGS=..]
 PROFILE  ?= pull

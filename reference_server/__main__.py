@@ -15,12 +15,22 @@ import ssl
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from reference_server.allocator import tune_allocator
 from reference_server.app import create_app
 from reference_server.auth import settings as auth_settings
-from reference_server.config import DEFAULT_MAX_MANIFEST_BYTES, DEFAULT_UPLOAD_TTL, ServerConfig
+from reference_server.config import (
+    DEFAULT_MAX_MANIFEST_BYTES,
+    DEFAULT_MAX_UPLOADS,
+    DEFAULT_MAX_UPLOADS_PER_REPO,
+    DEFAULT_UPLOAD_TTL,
+    ServerConfig,
+)
+from reference_server.connections import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    ConnectionLimits,
+    serve_app,
+)
 from reference_server.hosted import DEFAULT_BLOB_HOST
 
 
@@ -52,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="advertise OCI-Chunk-Min-Length on upload POST answers")
     parser.add_argument("--upload-ttl", type=float, default=DEFAULT_UPLOAD_TTL,
                         help="seconds of inactivity before an upload session expires")
+    parser.add_argument("--max-uploads", type=int, default=DEFAULT_MAX_UPLOADS, metavar="N",
+                        help=f"open upload sessions in total; more are 429 (default {DEFAULT_MAX_UPLOADS}, 0: no cap)")
+    parser.add_argument("--max-uploads-per-repo", type=int, default=DEFAULT_MAX_UPLOADS_PER_REPO, metavar="N",
+                        help="open upload sessions per repository; more are 429 "
+                             f"(default {DEFAULT_MAX_UPLOADS_PER_REPO}, 0: no cap)")
+    parser.add_argument("--max-connections", type=int, default=None, metavar="N",
+                        help="open connections kept; at the cap the least recently used idle one is closed "
+                             "(default: the open-file limit less a reserve of 1/8, at least 256)")
+    parser.add_argument("--keepalive-timeout", type=float, default=DEFAULT_KEEPALIVE_TIMEOUT, metavar="SECONDS",
+                        help=f"close a connection idle this long (default {DEFAULT_KEEPALIVE_TIMEOUT:g})")
+    parser.add_argument("--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT, metavar="SECONDS",
+                        help="close a connection whose request head is not complete this long after its "
+                             f"first byte, or whose TLS handshake takes longer (default {DEFAULT_HEADER_TIMEOUT:g})")
     parser.add_argument("--redirect-blobs", nargs="?", const=DEFAULT_BLOB_HOST, default=None, metavar="HOST",
                         help="answer blob GET/HEAD with 307 to presigned URLs on a second listener on HOST "
                              f"(default {DEFAULT_BLOB_HOST}), as object storage behind a hosted registry")
@@ -62,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
     parser.add_argument("--log-level", default="WARNING")
     return parser
+
+
+def limits_from_args(args: argparse.Namespace) -> ConnectionLimits:
+    """Map parsed options onto the connection limits."""
+    if args.max_connections is not None and args.max_connections < 1:
+        raise argparse.ArgumentTypeError("--max-connections must be at least 1")
+    if args.keepalive_timeout <= 0 or args.header_timeout <= 0:
+        raise argparse.ArgumentTypeError("--keepalive-timeout and --header-timeout must be positive")
+    return ConnectionLimits(args.max_connections, args.keepalive_timeout, args.header_timeout)
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -77,6 +109,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_manifest_bytes=args.max_manifest_bytes,
         chunk_min_length=args.chunk_min_length,
         upload_ttl=args.upload_ttl,
+        max_uploads=args.max_uploads,
+        max_uploads_per_repo=args.max_uploads_per_repo,
         auth=auth_settings.from_arguments(args),
         redirect_blobs=args.redirect_blobs,
         rate_limit=args.rate_limit if args.rate_limit and args.rate_limit > 0 else None,
@@ -95,11 +129,8 @@ async def serve(args: argparse.Namespace) -> None:
     if args.tls_cert:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
-    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
-                           handle_signals=False)
-    await runner.setup()
-    site = web.SockSite(runner, sock, ssl_context=ssl_context)
-    await site.start()
+    access_log = logging.getLogger("aiohttp.access") if args.access_log else None
+    runner, _ = await serve_app(app, sock, limits_from_args(args), ssl_context=ssl_context, access_log=access_log)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if family == socket.AF_INET6 else bound_host
     print(f"listening on {'https' if ssl_context else 'http'}://{shown}:{bound_port}", flush=True)
@@ -120,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("aiohttp.access").setLevel(logging.INFO)
     if bool(args.tls_cert) != bool(args.tls_key):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    try:
+        limits_from_args(args)
+    except argparse.ArgumentTypeError as exc:
+        print(exc, file=sys.stderr)
         return 2
     tune_allocator()
     try:

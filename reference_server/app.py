@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 from collections.abc import Iterable
 
 from aiohttp import web
@@ -24,6 +26,23 @@ from reference_server.storage import FilesystemStorage, MemoryStorage, Storage
 from registry_harness.spec import API_VERSION, API_VERSION_HEADER
 
 log = logging.getLogger("reference_server")
+
+STORAGE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # the disk, not the request, is at fault
+IDENTITY = frozenset({"", "identity"})
+
+
+@web.middleware
+async def encoding_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Refuse registry request bodies sent with a Content-Encoding (415 UNSUPPORTED): the server
+    stores exactly the bytes it receives and never inflates them. Auto-decompression is off for
+    the whole app, so any other endpoint reading a body sees the bytes as sent."""
+    encoding = request.headers.get("Content-Encoding")
+    if (encoding is not None and encoding.strip().lower() not in IDENTITY and request.body_exists
+            and request.path.startswith("/v2")):
+        raise errors.unsupported({"content_encoding": encoding[:64], "reason": "request bodies are taken "
+                                  "as sent: only Content-Encoding identity is accepted"},
+                                 status=415, headers={"Accept-Encoding": "identity"})
+    return await handler(request)
 
 
 @web.middleware
@@ -44,6 +63,13 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     except ConnectionError as exc:
         log.info("client went away during %s %s: %r", request.method, request.path, exc)
         return errors.size_invalid({"reason": "connection lost"}).to_response()
+    except OSError as exc:
+        if exc.errno not in STORAGE_FULL:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            return errors.unknown_error().to_response()
+        reason = os.strerror(exc.errno).lower()
+        log.error("cannot store %s %s: %s", request.method, request.path[:200], reason)
+        return errors.insufficient_storage(reason).to_response()
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return errors.unknown_error().to_response()
@@ -78,8 +104,10 @@ def create_app(config: ServerConfig, storage: Storage | None = None,
     the error middleware, so a RegistryError they raise is rendered like any other."""
     ctx = RegistryContext(config=config, storage=storage if storage is not None else make_storage(config))
     limits = [hosted.rate_limit_middleware(config.rate_limit)] if config.rate_limit else []
-    app = web.Application(middlewares=[error_middleware, *middlewares, *limits, shape_middleware],
-                          client_max_size=1 << 30)
+    # auto_decompress off: a compressed body must never be inflated (it is refused, see above).
+    app = web.Application(middlewares=[error_middleware, encoding_middleware, *middlewares, *limits,
+                                       shape_middleware],
+                          client_max_size=1 << 30, handler_args={"auto_decompress": False})
     app[CONTEXT_KEY] = ctx
     if config.auth is not None:
         install_auth(app, config.auth)  # innermost: fault-injecting middlewares see its answers
@@ -98,6 +126,8 @@ def create_app(config: ServerConfig, storage: Storage | None = None,
     app.on_response_prepare.append(_add_version_header)
 
     async def sweeper(app: web.Application):
+        for info in await asyncio.to_thread(ctx.storage.uploads):  # sessions from before a restart
+            ctx.sessions.add(info)
         task = asyncio.create_task(_expiry_loop(ctx))
         yield
         task.cancel()

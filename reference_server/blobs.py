@@ -14,7 +14,7 @@ from reference_server import errors
 from reference_server.context import RegistryContext, require_digest
 from registry_harness.spec import SCHEMA1_MEDIA_TYPES
 
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$", re.ASCII)
 FALLBACK_CHUNK = 1 << 20
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from reference_server import errors
 from reference_server.config import ServerConfig
+from reference_server.sessions import UploadLedger
 from reference_server.storage.base import Storage
 from registry_harness import schema1
 from registry_harness.digests import DigestError, parse_digest
@@ -35,6 +37,14 @@ class HashState:
 
 
 @dataclass
+class _KeyLock:
+    """A lock and how many tasks hold or await it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+@dataclass
 class RegistryContext:
     """Configuration, storage and in-process coordination (locks, running upload hashes)."""
 
@@ -42,14 +52,28 @@ class RegistryContext:
     storage: Storage
     signing_key: object = field(default_factory=schema1.generate_key)
     hashes: dict[str, HashState] = field(default_factory=dict)
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    sessions: UploadLedger = field(default_factory=UploadLedger)
+    _locks: dict[str, _KeyLock] = field(default_factory=dict)
 
-    def lock(self, key: str) -> asyncio.Lock:
-        """An asyncio lock serialising mutations of one repository or one upload session."""
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
+    @contextlib.asynccontextmanager
+    async def locked(self, key: str) -> AsyncIterator[None]:
+        """Hold the lock serialising mutations of one repository or one upload session; the lock
+        is forgotten as soon as nobody holds or awaits it, so deleted names leave nothing behind."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = _KeyLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0 and self._locks.get(key) is entry:
+                del self._locks[key]
+
+    def busy(self, key: str) -> bool:
+        """True while someone holds or awaits the lock of ``key`` (never creates one)."""
+        return key in self._locks
 
     def can_read(self, request: web.Request, repo: str) -> bool:
         """Whether this request may read ``repo``; an auth middleware may set ``request[CAN_READ_KEY]``
@@ -61,12 +85,6 @@ class RegistryContext:
         """The repositories this request may see in ``_catalog`` (all of them without auth)."""
         check = request.get(CAN_LIST_KEY)
         return repositories if check is None else [repo for repo in repositories if check(repo)]
-
-    def release_lock(self, key: str) -> None:
-        """Forget the lock of a finished upload session."""
-        lock = self._locks.get(key)
-        if lock is not None and not lock.locked():
-            del self._locks[key]
 
 
 CONTEXT_KEY = web.AppKey("registry_context", RegistryContext)

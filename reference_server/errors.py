@@ -120,9 +120,9 @@ def unsupported(detail: Any = None, *, status: int = 405, headers: Mapping[str, 
                          headers=headers)
 
 
-def too_many_requests(retry_after: int = 1) -> RegistryError:
-    """429: rate limited, with ``Retry-After``."""
-    return RegistryError("TOOMANYREQUESTS", "too many requests", {"retry_after": retry_after},
+def too_many_requests(retry_after: int = 1, detail: Mapping[str, Any] | None = None) -> RegistryError:
+    """429: rate limited, with ``Retry-After`` (``detail`` may say which limit was reached)."""
+    return RegistryError("TOOMANYREQUESTS", "too many requests", {"retry_after": retry_after, **(detail or {})},
                          headers={"Retry-After": str(retry_after)})
 
 
@@ -149,3 +149,8 @@ def unknown_error() -> RegistryError:
 def unavailable(detail: Any = None) -> RegistryError:
     """503: the registry cannot serve this right now."""
     return RegistryError("UNAVAILABLE", "service unavailable", detail)
+
+
+def insufficient_storage(reason: str) -> RegistryError:
+    """507: the server cannot store the request (full disk, quota): its problem, not the client's."""
+    return RegistryError("UNKNOWN", "insufficient storage", {"reason": reason}, status=507)

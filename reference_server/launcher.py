@@ -2,7 +2,8 @@
 
 ``start_server(args)`` runs ``python -m reference_server`` in a subprocess on a free loopback
 port; ``serve_in_thread(app)`` runs any aiohttp app (for instance the registry wrapped in a
-deliberately broken middleware) on a free loopback port in a background thread.
+deliberately broken middleware) on a free loopback port in a background thread, with the same
+connection handling as the server's command line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -18,10 +20,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from aiohttp import web
 
+from reference_server.connections import serve_app
 from registry_harness.processes import stop_process
 
 STARTUP_TIMEOUT = 20.0
@@ -98,9 +101,16 @@ def _read_first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
     return line.decode().strip()
 
 
+def _open_file_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return apply
+
+
 def start_server(args: Sequence[str], env: Mapping[str, str] | None = None,
-                 timeout: float = STARTUP_TIMEOUT) -> ServerProcess:
-    """Run ``python -m reference_server ARGS --listen 127.0.0.1:0`` and wait for its address.
+                 timeout: float = STARTUP_TIMEOUT, open_files: int | None = None) -> ServerProcess:
+    """Run ``python -m reference_server ARGS --listen 127.0.0.1:0`` and wait for its address;
+    ``open_files`` sets the server's open-file limit (soft and hard).
 
     Raises ServerStartError (with the server's stderr) when it exits or stays silent.
     """
@@ -110,7 +120,8 @@ def start_server(args: Sequence[str], env: Mapping[str, str] | None = None,
     fd, stderr_path = tempfile.mkstemp(prefix="reference-registry-", suffix=".log")
     with os.fdopen(fd, "wb") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr,
-                                   env=dict(env) if env is not None else None)
+                                   env=dict(env) if env is not None else None,
+                                   preexec_fn=_open_file_limit(open_files) if open_files else None)
     try:
         line = _read_first_line(process, timeout)
         if not line.startswith("listening on "):
@@ -137,9 +148,7 @@ def serve_in_thread(app: web.Application, host: str = "127.0.0.1",
     async def start() -> web.AppRunner:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((host, 0))
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
+        runner, _ = await serve_app(app, sock)
         state["url"] = f"http://{host}:{sock.getsockname()[1]}"
         return runner
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,9 @@ from registry_harness.spec import (
 )
 
 GENERIC_CONTENT_TYPES = frozenset({"", "application/json", "application/octet-stream"})
+MAX_DEPTH = 64  # nesting of JSON objects and arrays in a manifest (real ones stay under 6)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 
 
 # Content negotiation ------------------------------------------------------------------------
@@ -111,6 +115,18 @@ def _descriptor(value: Any, where: str) -> dict:
     return value
 
 
+def _platform(value: Any, where: str) -> None:
+    """An index entry's ``platform``, when present, is an object whose os and architecture are
+    strings (the schema1 conversion picks a list's entry by them)."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise _invalid(f"{where} must be an object")
+    for key in ("os", "architecture", "variant", "os.version"):
+        if key in value and not isinstance(value[key], str):
+            raise _invalid(f"{where}.{key} must be a string")
+
+
 def _media_type(document: dict, content_type: str) -> str:
     """The manifest's media type from Content-Type, cross-checked with the body's ``mediaType``."""
     declared = document.get("mediaType")
@@ -134,8 +150,31 @@ def _media_type(document: dict, content_type: str) -> str:
     return OCI_INDEX if "manifests" in document else OCI_MANIFEST
 
 
+def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """True when ``body``'s JSON arrays and objects nest deeper than ``limit`` (or its brackets do
+    not balance), found without parsing it: strings are cut out, every other byte but brackets
+    dropped, then innermost pairs removed one level per pass. Each step is a C-speed scan, and a
+    run of more than ``limit`` opening brackets ends the search at once."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False  # too few brackets to nest deeper than the limit
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    run = re.compile(rb"[\[{]{%d}" % (limit + 1))
+    for _level in range(limit + 1):
+        if not brackets:
+            return False
+        if run.search(brackets):
+            return True
+        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if len(shorter) == len(brackets):
+            return True  # unbalanced or mismatched brackets: not JSON anyway
+        brackets = shorter
+    return bool(brackets)
+
+
 def parse_manifest(body: bytes, content_type: str) -> Parsed:
     """Parse and validate a manifest body; raise MANIFEST_INVALID / MANIFEST_UNVERIFIED."""
+    if too_deep(body):
+        raise _invalid(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -154,6 +193,8 @@ def parse_manifest(body: bytes, content_type: str) -> Parsed:
         if not isinstance(children, list):
             raise _invalid("manifests must be a list")
         parsed.children = [_descriptor(c, f"manifests[{i}]")["digest"] for i, c in enumerate(children)]
+        for i, child in enumerate(children):
+            _platform(child.get("platform"), f"manifests[{i}].platform")
     else:
         config = _descriptor(document.get("config"), "config")
         layers = document.get("layers")
@@ -257,7 +298,7 @@ async def put_manifest(request: web.Request, ctx: RegistryContext, name: str, re
             raise errors.manifest_blob_unknown(child)
     record = ManifestRecord(digest=digest, media_type=parsed.media_type, body=body)
     descriptor = _referrer_descriptor(parsed, digest, len(body)) if parsed.subject else None
-    async with ctx.lock(f"repo:{name}"):
+    async with ctx.locked(f"repo:{name}"):
         await ctx.storage.manifest_put(name, record, tags + extra_tags, parsed.subject, descriptor)
     headers = CIMultiDict({
         "Location": f"/v2/{name}/manifests/{digest}",
@@ -299,6 +340,11 @@ async def _as_schema1(ctx: RegistryContext, name: str, tag: str, record: Manifes
         converted = schema1.from_schema2(manifest, config, name, tag, key=ctx.signing_key)
     except schema1.Schema1Error as exc:
         raise errors.manifest_invalid({"reason": str(exc)}) from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        # A config of the wrong shape somewhere deep (a number where a list belongs...): the
+        # stored manifest is fine, it just has no schema1 form.
+        raise errors.manifest_invalid({"reason": f"image config cannot be converted to schema1: {exc!r}"[:300]}
+                                      ) from None
     if converted.uses_empty_layer and not ctx.storage.repo_has_blob(name, schema1.EMPTY_GZIP_TAR_DIGEST):
         if ctx.storage.blob_size(schema1.EMPTY_GZIP_TAR_DIGEST) is None:
             await ctx.storage.blob_put(schema1.EMPTY_GZIP_TAR_DIGEST, schema1.EMPTY_GZIP_TAR)
@@ -319,7 +365,9 @@ async def _distribution_negotiation(ctx: RegistryContext, name: str, reference: 
     if by_tag and media_type == DOCKER_MANIFEST_LIST and not accept.lists(DOCKER_MANIFEST_LIST):
         chosen = None
         for entry in json.loads(record.body).get("manifests", []):
-            platform = entry.get("platform") or {}
+            platform = entry.get("platform")  # checked at PUT; a list stored before may still be odd
+            if not isinstance(platform, dict):
+                continue
             if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
                 chosen = ctx.storage.manifest_get(name, entry.get("digest", ""))
                 break
@@ -356,7 +404,7 @@ async def delete_manifest(request: web.Request, ctx: RegistryContext, name: str,
     """DELETE /v2/<name>/manifests/<tag-or-digest> : 202; by digest its tags go too."""
     if not ctx.config.delete_enabled:
         raise errors.unsupported({"reason": "deletion is disabled on this registry"})
-    async with ctx.lock(f"repo:{name}"):
+    async with ctx.locked(f"repo:{name}"):
         if is_digest_reference(reference):
             digest = require_digest(reference)
             record = ctx.storage.manifest_get(name, digest)

@@ -11,11 +11,12 @@ from reference_server import errors
 
 
 def page_size(request: web.Request) -> int | None:
-    """The ``n`` query parameter as a non-negative int, None when absent; PAGINATION_NUMBER_INVALID else."""
+    """The ``n`` query parameter as a non-negative int, None when absent; PAGINATION_NUMBER_INVALID else
+    (ASCII digits only: ``str.isdigit`` also accepts digits such as ``²`` that ``int`` refuses)."""
     raw = request.query.get("n")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise errors.pagination_number_invalid(raw[:32])
     return int(raw)
 

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20  # body bytes handed to a worker thread at a time
 MAX_BUFFERED = 8 << 20  # read-ahead limit while the worker is busy
-CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+SWEEP_BATCH = 256  # expired sessions deleted between two turns of the event loop
+CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$", re.ASCII)
 
 
 def _location(name: str, uuid: str) -> str:
@@ -66,17 +67,29 @@ def _session(ctx: RegistryContext, name: str, uuid: str) -> UploadInfo:
     return info
 
 
+def _idle(ctx: RegistryContext, sessions: list[UploadInfo], now: float) -> list[UploadInfo]:
+    """The sessions idle for longer than the TTL (blocking: one stat per session on disk)."""
+    ttl = ctx.config.upload_ttl
+    return [info for info in sessions if now - ctx.storage.upload_touched(info) > ttl]
+
+
 async def expire_sessions(ctx: RegistryContext) -> int:
-    """Delete every session idle for longer than the TTL; return how many went."""
-    now = time.time()
+    """Delete every session idle for longer than the TTL; return how many went.
+
+    Never blocks the event loop for long: idle sessions are found in a worker thread, and the
+    loop gets its turn after every ``SWEEP_BATCH`` deletions. A session in use is left alone."""
+    stale = await asyncio.to_thread(_idle, ctx, ctx.sessions.snapshot(), time.time())
     expired = 0
-    for info in ctx.storage.uploads():
-        if now - ctx.storage.upload_touched(info) > ctx.config.upload_ttl:
-            if not ctx.lock(info.uuid).locked():
-                await ctx.storage.upload_delete(info.uuid)
-                ctx.hashes.pop(info.uuid, None)
-                ctx.release_lock(info.uuid)
-                expired += 1
+    for position, info in enumerate(stale, 1):
+        if not ctx.busy(info.uuid):
+            async with ctx.locked(info.uuid):
+                if time.time() - ctx.storage.upload_touched(info) > ctx.config.upload_ttl:
+                    await ctx.storage.upload_delete(info.uuid)
+                    ctx.hashes.pop(info.uuid, None)
+                    ctx.sessions.discard(info.uuid)
+                    expired += 1
+        if position % SWEEP_BATCH == 0:
+            await asyncio.sleep(0)
     return expired
 
 
@@ -109,11 +122,15 @@ def _absorb(sink: UploadSink, state: HashState, batch: list[bytes]) -> None:
         state.offset += len(data)
 
 
+class _BodyCutShort(Exception):
+    """Reading the request body failed: the client's side of an upload broke off."""
+
+
 def _declared_length(request: web.Request) -> int | None:
     raw = request.headers.get("Content-Length")
     if raw is None:
         return None
-    if not raw.strip().isdigit():
+    if not (raw.isascii() and raw.strip().isdigit()):
         raise errors.size_invalid({"reason": "malformed Content-Length"})
     return int(raw)
 
@@ -158,7 +175,10 @@ async def _receive(request: web.Request, ctx: RegistryContext, info: UploadInfo,
         # Read ahead while a worker thread hashes and writes the previous batch; batches stay
         # in order because only one is ever in flight.
         while True:
-            chunk = await request.content.readany()
+            try:
+                chunk = await request.content.readany()
+            except Exception as exc:  # noqa: BLE001 - any failure to read the body is the client's
+                raise _BodyCutShort(repr(exc)) from None
             if chunk:
                 buffered.append(chunk)
                 buffered_len += len(chunk)
@@ -191,9 +211,9 @@ async def _receive(request: web.Request, ctx: RegistryContext, info: UploadInfo,
         await asyncio.to_thread(sink.truncate, size)
         ctx.hashes.pop(info.uuid, None)
         sink.close()
-        if isinstance(exc, errors.RegistryError | asyncio.CancelledError | KeyboardInterrupt | SystemExit):
-            raise
-        log.info("upload body cut short: %r", exc)
+        if not isinstance(exc, _BodyCutShort):
+            raise  # a spec error, a cancellation, or the storage failing (the server's problem)
+        log.info("upload body cut short: %s", exc)
         raise errors.size_invalid({"reason": "body shorter than Content-Length"}) from None
     sink.close()
     return size + received
@@ -210,8 +230,13 @@ async def _finish(ctx: RegistryContext, info: UploadInfo, digest: str) -> None:
     ctx.hashes.pop(info.uuid, None)
     if computed != digest:
         await ctx.storage.upload_delete(info.uuid)
+        ctx.sessions.discard(info.uuid)
         raise errors.digest_invalid({"expected": digest, "computed": computed})
-    await ctx.storage.upload_commit(info, digest)
+    try:
+        await ctx.storage.upload_commit(info, digest)
+    finally:
+        if ctx.storage.upload_get(info.uuid) is None:  # committed, or its data already moved
+            ctx.sessions.discard(info.uuid)
 
 
 def _algorithm(request: web.Request) -> str:
@@ -250,18 +275,19 @@ async def start_upload(request: web.Request, ctx: RegistryContext, name: str) ->
     digest_param = request.query.get("digest") if "mount" not in request.query else None
     digest = require_digest(digest_param) if digest_param is not None else None
     algorithm = digest.split(":", 1)[0] if digest else _algorithm(request)
+    ctx.sessions.admit(name, ctx.config.max_uploads_per_repo, ctx.config.max_uploads)
     info = await ctx.storage.upload_create(name, algorithm)
+    ctx.sessions.add(info)
     if digest is not None:
         try:
-            async with ctx.lock(info.uuid):
+            async with ctx.locked(info.uuid):
                 await _receive(request, ctx, info, allow_range=False)
                 await _finish(ctx, info, digest)
         except BaseException:
             await ctx.storage.upload_delete(info.uuid)
             ctx.hashes.pop(info.uuid, None)
+            ctx.sessions.discard(info.uuid)
             raise
-        finally:
-            ctx.release_lock(info.uuid)
         return _created(name, digest)
     headers = {**_progress_headers(name, info.uuid, 0), "Content-Length": "0"}
     if ctx.config.chunk_min_length:
@@ -279,7 +305,7 @@ async def upload_status(request: web.Request, ctx: RegistryContext, name: str, u
 async def patch_upload(request: web.Request, ctx: RegistryContext, name: str, uuid: str) -> web.StreamResponse:
     """PATCH <location> : append a streamed or Content-Range chunk; 202 with the new Range."""
     info = _session(ctx, name, uuid)
-    async with ctx.lock(uuid):
+    async with ctx.locked(uuid):
         info = _session(ctx, name, uuid)
         size = await _receive(request, ctx, info)
     headers = {**_progress_headers(name, uuid, size), "Content-Length": "0"}
@@ -293,21 +319,20 @@ async def put_upload(request: web.Request, ctx: RegistryContext, name: str, uuid
     if raw is None:
         raise errors.digest_invalid({"reason": "the closing PUT needs ?digest="})
     digest = require_digest(raw)
-    async with ctx.lock(uuid):
+    async with ctx.locked(uuid):
         info = _session(ctx, name, uuid)
         await _receive(request, ctx, info)
         await _finish(ctx, info, digest)
-    ctx.release_lock(uuid)
     return _created(name, digest)
 
 
 async def cancel_upload(request: web.Request, ctx: RegistryContext, name: str, uuid: str) -> web.StreamResponse:
     """DELETE <location> : drop the session; 204."""
     _session(ctx, name, uuid)
-    async with ctx.lock(uuid):
+    async with ctx.locked(uuid):
         deleted = await ctx.storage.upload_delete(uuid)
     ctx.hashes.pop(uuid, None)
-    ctx.release_lock(uuid)
+    ctx.sessions.discard(uuid)
     if not deleted:
         raise errors.blob_upload_unknown(uuid)
     return web.Response(status=204, headers={"Content-Length": "0"})

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Middleware
 from reference_server import errors
 from reference_server.auth.challenges import basic_challenge, basic_credentials, bearer_challenge
 from reference_server.auth.endpoint import make_handlers
+from reference_server.auth.passwords import TooManyAttempts
 from reference_server.auth.scopes import PULL, Access, Need, covers, needed_access
 from reference_server.auth.settings import TOKEN_PATH, AuthSettings
 from reference_server.auth.tokens import InvalidToken
@@ -57,7 +58,13 @@ def build_middleware(settings: AuthSettings) -> Middleware:
 
 async def _basic(settings: AuthSettings, request: web.Request, handler):
     credentials = basic_credentials(request)
-    if credentials is None or not await settings.passwords.check(*credentials):
+    if credentials is None:
+        return _unauthorized(basic_challenge(settings))
+    try:
+        ok = await settings.passwords.verify(request.remote, *credentials)
+    except TooManyAttempts as exc:
+        return errors.too_many_requests(exc.retry_after).to_response()
+    if not ok:
         return _unauthorized(basic_challenge(settings))
     request[SUBJECT_KEY] = credentials[0]
     return await handler(request)

@@ -23,6 +23,7 @@ the truth, and a fresh process starts with an empty cache. One server process ow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import os
@@ -95,15 +96,21 @@ def _atomic_write(path: str, data: bytes, durable: bool = True) -> None:
     tmp = os.path.join(directory, f".tmp-{uuidlib.uuid4().hex}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk (or any failure) must not leave the partial file behind to keep it full.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     if durable:
         _fsync_dir(directory)
 
@@ -248,10 +255,14 @@ class FilesystemStorage(Storage):
     def _create_sync(self, info: UploadInfo) -> None:
         directory = self._upload(info.uuid)
         os.mkdir(directory)
-        open(os.path.join(directory, "data"), "wb").close()
-        meta = {"repo": info.repo, "algorithm": info.algorithm, "started": info.started}
-        # Not fsynced: a session lost to a power cut is simply unknown, never wrong.
-        _atomic_write(os.path.join(directory, "info.json"), json.dumps(meta).encode(), durable=False)
+        try:
+            open(os.path.join(directory, "data"), "wb").close()
+            meta = {"repo": info.repo, "algorithm": info.algorithm, "started": info.started}
+            # Not fsynced: a session lost to a power cut is simply unknown, never wrong.
+            _atomic_write(os.path.join(directory, "info.json"), json.dumps(meta).encode(), durable=False)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)  # a half-made session (full disk) goes
+            raise
 
     async def upload_create(self, repo: str, algorithm: str) -> UploadInfo:
         info = UploadInfo(uuid=str(uuidlib.uuid4()), repo=repo, algorithm=algorithm)

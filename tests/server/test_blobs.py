@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from registry_harness.digests import digest_of
 from tests.server.helpers import Client, expect, image
 
@@ -99,3 +101,13 @@ def test_manifest_bytes_are_readable_through_the_blob_endpoint(client: Client, r
     img = image("blob-endpoint")
     client.push_image(repo, img, "v1")
     assert client.get(f"/v2/{repo}/blobs/{img.digest}", 200).content == img.manifest
+
+
+@pytest.mark.parametrize("storage", ["filesystem", "memory"])
+def test_zero_byte_blob_head_and_get_state_content_length_0(make_server, storage: str) -> None:
+    client = make_server("--storage", storage)
+    digest = client.push_blob("empty/blob", b"")
+    for method in ("HEAD", "GET"):
+        response = client.request(method, f"/v2/empty/blob/blobs/{digest}", 200)
+        assert response.headers.get("Content-Length") == "0", f"{storage} {method}: {dict(response.headers)}"
+        assert response.content == b""
