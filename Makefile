@@ -17,7 +17,7 @@ export OCI_USERNAME := $(USERNAME)
 export OCI_PASSWORD := $(PASSWORD)
 export OCI_CA_BUNDLE := $(CA_BUNDLE)
 
-.PHONY: setup conformance test lint serve peers clean bench-server bench-security load bench
+.PHONY: setup conformance test lint serve peers image clean bench-server bench-security bench-load load bench
 
 setup: $(STAMP)
 
@@ -46,6 +46,11 @@ serve: $(STAMP)
 bench-server: $(STAMP)
 	$(PY) -m benchmarks.bench_server $(ARGS)
 
+## make bench-load [ARGS=--quick|--rounds N|--seconds S]: the load generator beside wrk (small requests) and
+## curl (whole blobs) against the same static registry layout served by nginx, pinned to separate cores
+bench-load: $(STAMP)
+	$(PY) -m benchmarks.bench_load $(ARGS)
+
 ## make bench-security [ARGS=--quick]: token-form memory, /v2/ under idle connections at the file limit,
 ## a push during a wrong-password flood, unknown-user vs wrong-password answer times
 bench-security: $(STAMP)
@@ -66,10 +71,20 @@ TARGET_B ?=
 bench: $(STAMP)
 	$(PY) -m load.bench $(if $(TARGET_A),--target-a $(TARGET_A)) $(if $(TARGET_B),--target-b $(TARGET_B)) $(ARGS)
 
-## make peers: the Debian packages the peer tests use (Distribution 2.8.2, skopeo, podman, wrk, nginx)
+## make peers: the Debian packages the peer tests use (Distribution 2.8.2, skopeo, podman, wrk, nginx, curl,
+## iproute2 for the multi-host load test, and a Docker engine with what the image tests need: docker.io,
+## containerd, runc, busybox-static, debootstrap, docker-compose)
 peers:
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry skopeo podman wrk nginx-light
+	DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry skopeo podman wrk nginx-light curl iproute2 \
+	    docker.io containerd runc busybox-static debootstrap docker-compose
+
+## make image [BASE_IMAGE=python:3.11-slim]: build the registry-harness image with the engine at DOCKER_HOST;
+## without BASE_IMAGE from a Debian base made on this machine (root, debootstrap; cached in /var/cache)
+BASE_IMAGE ?=
+image: $(STAMP)
+	base="$(BASE_IMAGE)"; [ -n "$$base" ] || base=$$($(PY) -m registry_harness.baseimage --import) || exit 2; \
+	DOCKER_BUILDKIT=0 docker build --network host --build-arg BASE_IMAGE="$$base" -t registry-harness:latest .
 
 clean:
 	rm -rf $(VENV) results build *.egg-info

@@ -17,7 +17,7 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -49,8 +49,10 @@ def nginx_binary() -> str | None:
     return shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 
 
-def nginx_config(docroot: str | os.PathLike, port: int, prefix: str | os.PathLike) -> str:
-    """An nginx config: one worker, sendfile on, 127.0.0.1:``port``, every path and temp file under ``prefix``."""
+def nginx_config(docroot: str | os.PathLike, port: int, prefix: str | os.PathLike, http_extra: str = "",
+                 server_extra: str = "") -> str:
+    """An nginx config: one worker, sendfile on, 127.0.0.1:``port``, every path and temp file under ``prefix``;
+    ``http_extra`` / ``server_extra`` are added to the http and server blocks (maps, locations)."""
     prefix = Path(prefix)
     temp = prefix / "temp"
     user = "user root;\n" if os.geteuid() == 0 else ""  # as root, nginx would otherwise drop to nobody
@@ -66,16 +68,18 @@ def nginx_config(docroot: str | os.PathLike, port: int, prefix: str | os.PathLik
         "  sendfile on;\n"
         "  tcp_nopush on;\n"
         "  keepalive_requests 1000000;\n"
-        f"{temps}\n"
-        f"  server {{\n    listen 127.0.0.1:{port};\n    root {docroot};\n  }}\n"
+        f"{temps}\n{http_extra}"
+        f"  server {{\n    listen 127.0.0.1:{port};\n    root {docroot};\n{server_extra}  }}\n"
         "}\n"
     )
 
 
 @contextlib.contextmanager
 def start_nginx(docroot: str | os.PathLike, workdir: str | os.PathLike,
-                timeout: float = READY_TIMEOUT) -> Iterator[str]:
-    """Serve ``docroot`` with nginx on a free loopback port; yield ``http://127.0.0.1:PORT``."""
+                timeout: float = READY_TIMEOUT, http_extra: str = "", server_extra: str = "",
+                pin: Sequence[str] = ()) -> Iterator[str]:
+    """Serve ``docroot`` with nginx on a free loopback port; yield ``http://127.0.0.1:PORT``.
+    ``pin`` prefixes the command (``taskset -c 0``) to keep nginx on chosen cores."""
     binary = nginx_binary()
     if binary is None:
         raise BenchError("nginx is not installed (apt-get install nginx-light)")
@@ -83,8 +87,8 @@ def start_nginx(docroot: str | os.PathLike, workdir: str | os.PathLike,
     (prefix / "temp").mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = prefix / "nginx.conf"
-    conf.write_text(nginx_config(docroot, port, prefix))
-    argv = [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"), "-g", "daemon off;"]
+    conf.write_text(nginx_config(docroot, port, prefix, http_extra, server_extra))
+    argv = [*pin, binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"), "-g", "daemon off;"]
     with background(argv, prefix / "stdout.log") as process:
         url = f"http://127.0.0.1:{port}"
         wait_port(port, timeout, process, prefix / "error.log")

@@ -29,7 +29,7 @@ from conformance.recording import recorder_of
 from conformance.session import DEFAULT_RESULTS_DIR, ConfigurationError, disabled_areas, new_run_id, resolve_target
 from registry_harness.client import RegistryError, UnexpectedResponse
 from registry_harness.redact import mask_text, mask_url
-from registry_harness.reports import CheckResult, RunResult, summary_table, write_all
+from registry_harness.reports import CheckResult, RunResult, client_verdicts, clients_line, summary_table, write_all
 
 pytest_plugins = ["conformance.fixtures"]
 
@@ -52,6 +52,7 @@ class RunState:
         self.paths: dict[str, Path] = {}
         self.cleanup: dict[str, int] | None = None
         self.config_error: str | None = None
+        self.clients: dict[str, dict] = {}  # real client name -> {"version", "reason"} (clients area)
 
     def absorb(self, nodeid: str, info: dict) -> None:
         """Merge one phase's verdict into the check's result (setup → call → teardown)."""
@@ -61,6 +62,9 @@ class RunState:
                                 level=info["level"], text=info["text"], doc=info.get("doc", ""), status="")
             self.checks[nodeid] = check
         check.duration_s += info.get("duration", 0.0)
+        if info.get("client"):
+            check.client = info["client"]["name"]
+            self.clients[check.client] = {k: v for k, v in info["client"].items() if k != "name"}
         status = info.get("status")
         phase = info["phase"]
         if status is None:
@@ -83,6 +87,8 @@ class RunState:
         extra: dict[str, object] = {}
         if self.cleanup is not None:
             extra["cleanup"] = self.cleanup
+        if self.clients:
+            extra["clients"] = client_verdicts(checks, self.clients)
         config = settings.redacted()
         target = dict(config.pop("target") or {"url": "(embedded reference server)"})
         target.update(config)
@@ -227,6 +233,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     info: dict[str, object] = {
         "phase": call.when, "name": item.name, "area": rule.area, "rule": rule.id, "level": rule.level,
         "text": rule.text, "doc": rule.doc, "duration": report.duration, "status": None,
+        "client": next((value for key, value in item.user_properties if key == "client"), None),
     }
     warnings = item.stash[_WARNINGS_KEY].messages if _WARNINGS_KEY in item.stash else []
     if report.skipped:
@@ -391,6 +398,8 @@ class _Reporter:
         tr.write_line("")
         for line in summary_table(run).splitlines():
             tr.write_line(line)
+        if run.extra.get("clients"):
+            tr.write_line(f"clients: {clients_line(run.extra['clients'])}")
         if state.cleanup and state.cleanup.get("failed"):
             tr.write_line(f"cleanup: {state.cleanup['failed']} objects could not be deleted", yellow=True)
         for kind, path in state.paths.items():

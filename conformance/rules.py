@@ -30,7 +30,7 @@ OCI_1_1, OCI_MAIN, DOCKER = "OCI 1.1", "OCI main", "Docker Registry HTTP API V2"
 DOCS = (OCI_1_1, OCI_MAIN, DOCKER)
 JUDGES = ("all", "oci")
 AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management", "referrers", "errors", "auth",
-         "hosted", "concurrency")
+         "hosted", "concurrency", "clients")
 UNSUPPORTED_PREFIX = "unsupported: "
 DISABLED_PREFIX = "disabled: "
 UNCHECKED_PREFIX = "unchecked: "

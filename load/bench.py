@@ -3,7 +3,8 @@
 Runs alternate A, B, A, B for every profile so that drift on a shared machine hits both; the table
 gives each figure per registry (mean over rounds) and the ratio B/A. Without targets it starts
 the reference server and, when Debian's ``docker-registry`` is installed, Distribution 2.8.2,
-both on filesystem storage under a temporary folder. Writes ``results/load/bench.json`` and ``.md``.
+both on filesystem storage under a temporary folder. Writes ``results/load/bench.json``, ``.md`` and
+``.html`` (bar charts of req/s, MB/s and p95 per profile, self-contained).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from load import cli, summary
+from load import bench_html, cli, summary
 from registry_harness.peers import PeerError, distribution_binary, start_distribution
 from registry_harness.target import TargetError, target_from_env
 
@@ -62,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=2, help="A/B rounds per profile (default 2)")
     parser.add_argument("--users", type=int, default=8, help="users per run (default 8)")
     parser.add_argument("--run-time", default="5s", help="length of each run (default 5s)")
-    parser.add_argument("--processes", type=int, help="Locust worker processes per run")
+    parser.add_argument("--processes", type=int,
+                        help="load-generator processes per run (default 1: short runs of a few users; raise it "
+                             "when a run is marked * for a CPU-bound generator)")
     parser.add_argument("--results", default="results/load", help="results root (default results/load)")
     parser.add_argument("--allow-remote", action="store_true", help="allow targets that are not loopback")
     return parser
@@ -114,14 +117,20 @@ def _fmt(value: float | None, figure: str) -> str:
     return f"{value:.3f}" if figure.endswith("ms") else f"{value:.1f}"
 
 
-def table(rows: list[dict], label_a: str, label_b: str, markdown: bool = False) -> str:
-    """The comparison as text (aligned) or as a Markdown table."""
+def cells(rows: list[dict], label_a: str, label_b: str) -> list[tuple[str, ...]]:
+    """The comparison as rows of cells, header first (text, Markdown and HTML tables are made from it)."""
     header = ("profile", "figure", label_a, label_b, "B/A")
     body = []
     for row in rows:
         mark = {side: "*" if row["generator_bound"][side] else "" for side in ("a", "b")}
         body.append((row["profile"], row["figure"], _fmt(row["a"], row["figure"]) + mark["a"],
                      _fmt(row["b"], row["figure"]) + mark["b"], "-" if row["ratio"] is None else f"{row['ratio']:.2f}"))
+    return [header, *body]
+
+
+def table(rows: list[dict], label_a: str, label_b: str, markdown: bool = False) -> str:
+    """The comparison as text (aligned) or as a Markdown table."""
+    header, *body = cells(rows, label_a, label_b)
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 3) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in body]
@@ -182,7 +191,8 @@ def run_bench(args: argparse.Namespace) -> int:
                 for side in ("a", "b"):
                     config = cli.RunConfig(
                         profile=bench.profile, target=targets[side], users=args.users, run_time=run_time,
-                        processes=args.processes, results_dir=results / "bench" / bench.key / f"{side}-{round_no}",
+                        processes=args.processes or 1,
+                        results_dir=results / "bench" / bench.key / f"{side}-{round_no}",
                         profile_options=list(bench.options), allow_remote=args.allow_remote, quiet=True,
                         gates={"max_failure_ratio": 0.0},
                     )
@@ -208,7 +218,7 @@ def run_bench(args: argparse.Namespace) -> int:
     document = {
         "targets": {side: {"label": labels[side], "url": urls[side]} for side in ("a", "b")},
         "settings": {"users": args.users, "run_time_s": run_time, "rounds": args.rounds,
-                     "processes": args.processes, "profiles": [p.key for p in profiles]},
+                     "processes": args.processes or 1, "profiles": [p.key for p in profiles]},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_before": load_before, "load_average_after": os.getloadavg()},
         "duration_s": round(time.monotonic() - started, 1),
@@ -226,9 +236,10 @@ def run_bench(args: argparse.Namespace) -> int:
                 f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after. Per-round values: bench.json.", "",
                 table(rows, labels["a"], labels["b"], markdown=True), "", *[f"- {c}" for c in CAVEATS]]
     (results / "bench.md").write_text("\n".join(markdown) + "\n")
+    (results / "bench.html").write_text(bench_html.page(document, cells(rows, labels["a"], labels["b"])))
     print(table(rows, labels["a"], labels["b"]))
     print("\n".join(f"note: {c}" for c in CAVEATS))
-    print(f"written: {results / 'bench.json'}, {results / 'bench.md'}")
+    print(f"written: {results / 'bench.json'}, {results / 'bench.md'}, {results / 'bench.html'}")
     for line in broken:
         print(f"registry-load-bench: {line}", file=sys.stderr)
     return 1 if broken else 0

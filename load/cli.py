@@ -21,10 +21,11 @@ from pathlib import Path
 
 from load import slo, summary
 from load.images import SIZE_CHOICES, parse_size
-from registry_harness.processes import stop_process
+from load.recorder import HTTP_METHODS
+from registry_harness.processes import free_port, stop_process
 from registry_harness.target import TLS_MODES, Target, TargetError, parse_target, probe, target_from_env
 
-PROFILES = ("pull", "push", "mixed", "browse", "herd")
+PROFILES = ("pull", "push", "mixed", "browse", "herd", "resolve")
 SHAPES = ("step", "spike", "soak")
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_RUN_TIME = "30s"
@@ -62,6 +63,7 @@ class RunConfig:
     run_time: float = 30.0
     processes: int | None = None
     master: bool = False
+    master_bind_host: str = "127.0.0.1"
     expect_workers: int | None = None
     master_port: int | None = None
     web: bool = False
@@ -99,10 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--spawn-rate", "-r", type=float, help="users started per second (default: all at once)")
     parser.add_argument("--run-time", "-t", default=DEFAULT_RUN_TIME, help="bounded run time (default 30s, max 24h)")
     parser.add_argument("--shape", choices=SHAPES, help="load shape instead of a constant user count")
-    parser.add_argument("--processes", type=int, help="Locust worker processes on this machine (scale-out)")
+    parser.add_argument("--processes", type=int,
+                        help="load-generator processes on this machine (default: one per core, "
+                             f"{os.cpu_count() or 1} here; 1 = a single process)")
     parser.add_argument("--master", action="store_true", help="run as Locust master; start workers yourself")
+    parser.add_argument("--worker", action="store_true",
+                        help="run as a Locust worker of a --master elsewhere (--master-host, --master-port); "
+                             "it stops when the master ends the run, at the latest --run-time + 3 min")
+    parser.add_argument("--master-host", default="127.0.0.1", help="with --worker: the master's address")
+    parser.add_argument("--master-bind-host", default="127.0.0.1",
+                        help="with --master: address workers connect to (default 127.0.0.1; 0.0.0.0 for "
+                             "workers on other machines)")
     parser.add_argument("--expect-workers", type=int, help="with --master: wait for this many workers")
-    parser.add_argument("--master-port", type=int, help="with --master: port workers connect to (default 5557)")
+    parser.add_argument("--master-port", type=int, help="with --master / --worker: the port workers connect to "
+                                                        "(default 5557)")
     parser.add_argument("--web", action="store_true", help="Locust web UI on 127.0.0.1 (still bounded)")
     parser.add_argument("--web-port", type=int, default=8089, help="web UI port (default 8089)")
     parser.add_argument("--results", default="results/load", help="results root (default results/load)")
@@ -119,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--browse-tags", type=int)
     group.add_argument("--page-size", type=int)
     group.add_argument("--repo-prefix", help="namespace of pushed repositories (default loadtest)")
+    group.add_argument("--resolve-requests", help="resolve profile: which of head,get,tags to send (default all)")
+    group.add_argument("--pre-seeded", action="store_true",
+                       help="the target already holds the run's images (read-only mirror, static layout): push "
+                            "nothing, delete nothing")
     group.add_argument("--step-count", type=int, help="step shape: number of steps")
     group.add_argument("--spike-baseline", type=int, help="spike shape: users outside the spike")
     group.add_argument("--spike-seconds", type=float, help="spike shape: spike length")
@@ -135,7 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 _PASS_THROUGH = ("image_size", "push_mode", "push_repo", "chunk_size", "herd_interval", "browse_repos",
                  "browse_tags", "page_size", "repo_prefix", "step_count", "spike_baseline", "spike_seconds",
-                 "soak_ramp")
+                 "soak_ramp", "resolve_requests")
+
+
+def default_processes() -> int:
+    """One load-generator process per core of this machine (a Python process drives about one core)."""
+    return max(os.cpu_count() or 1, 1)
 
 
 def config_from_args(args: argparse.Namespace, extra: Sequence[str] = ()) -> RunConfig:
@@ -162,14 +183,38 @@ def config_from_args(args: argparse.Namespace, extra: Sequence[str] = ()) -> Run
         value = getattr(args, name, None)
         if value is not None:
             options += [f"--{name.replace('_', '-')}", str(value)]
+    if args.pre_seeded:
+        options.append("--pre-seeded")
+    processes = args.processes
+    if processes is None and not args.master:
+        processes = default_processes()
     return RunConfig(
         profile=args.profile, target=target, users=args.users, spawn_rate=args.spawn_rate,
-        run_time=parse_duration(args.run_time), processes=args.processes, master=args.master,
+        run_time=parse_duration(args.run_time), processes=processes, master=args.master,
+        master_bind_host=args.master_bind_host,
         expect_workers=args.expect_workers, master_port=args.master_port, web=args.web, web_port=args.web_port,
         shape=args.shape, results=Path(args.results), results_dir=Path(args.results_dir) if args.results_dir else None,
         profile_options=options, gates=slo.thresholds_from(vars(args)), allow_remote=args.allow_remote,
         cleanup=not args.no_cleanup, quiet=args.quiet, extra=list(extra),
     )
+
+
+def worker_command(profile: str, master_host: str, master_port: int | None) -> list[str]:
+    """The locust command line of a worker for ``profile`` (settings and target come from the master)."""
+    return [sys.executable, "-m", "locust", "-f", str(PACKAGE_DIR / "profiles" / f"{profile}.py"), "--worker",
+            "--master-host", master_host, "--master-port", str(master_port or 5557)]
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Run one worker until its master ends the run (bounded: run time plus the setup allowance)."""
+    limit = parse_duration(args.run_time) + SETUP_ALLOWANCE
+    process = subprocess.Popen(worker_command(args.profile, args.master_host, args.master_port))
+    try:
+        return process.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        stop_process(process, STOP_GRACE)
+        print(f"registry-load: worker still running after {limit:.0f}s: stopped", file=sys.stderr)
+        return 1
 
 
 def locust_command(config: RunConfig, url: str) -> list[str]:
@@ -197,10 +242,12 @@ def locust_command(config: RunConfig, url: str) -> list[str]:
         command += ["--headless"]
         if config.quiet:
             command.append("--only-summary")
-    if config.processes:
-        command += ["--processes", str(config.processes)]
+    if config.processes and config.processes > 1:
+        # A port of its own: Locust's default (5557) would let two runs on one machine swap workers.
+        port = str(config.master_port or free_port())
+        command += ["--processes", str(config.processes), "--master-bind-port", port, "--master-port", port]
     if config.master:
-        command += ["--master", "--master-bind-host", "127.0.0.1"]
+        command += ["--master", "--master-bind-host", config.master_bind_host]
         if config.master_port:
             command += ["--master-bind-port", str(config.master_port)]
         if config.expect_workers:
@@ -271,24 +318,38 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     return RunResult(0, details, gates)
 
 
-def format_table(details: dict) -> str:
-    """The run's entries as an aligned text table (ms with three decimals)."""
-    rows = [("type", "name", "reqs", "fails", "req/s", "MB/s", "p50 ms", "p95 ms", "p99 ms")]
-    for entry in details["entries"]:
-        rows.append((entry["type"], entry["name"], str(entry["requests"]), str(entry["failures"]),
-                     f"{entry['rps']:.1f}", f"{entry['mb_per_s']:.2f}", _ms(entry.get("p50_ms")),
-                     _ms(entry.get("p95_ms")), _ms(entry.get("p99_ms"))))
-    t = details["totals"]
-    rows.append(("HTTP", "all requests", str(t["requests"]), str(t["failures"]), f"{t['rps']:.1f}",
-                 f"{t['mb_per_s']:.2f}", _ms(t.get("p50_ms")), _ms(t.get("p95_ms")), _ms(t.get("p99_ms"))))
+TABLE_HEADER = ("type", "name", "reqs", "fails", "req/s", "MB/s", "p50 ms", "p95 ms", "p99 ms")
+
+
+def _row(entry: dict, name: str | None = None) -> tuple[str, ...]:
+    return (entry["type"], name or entry["name"], str(entry["requests"]), str(entry["failures"]),
+            f"{entry['rps']:.1f}", f"{entry['mb_per_s']:.2f}", _ms(entry.get("p50_ms")), _ms(entry.get("p95_ms")),
+            _ms(entry.get("p99_ms")))
+
+
+def _aligned(rows: list[tuple[str, ...]], rule_before_last: bool) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("  ".join(cells))
-        if n == 0 or n == len(rows) - 2:
+        if n == 0 or (rule_before_last and n == len(rows) - 2):
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def format_table(details: dict) -> str:
+    """The run's figures as aligned text tables, ms with three decimals: HTTP requests with their total
+    (real requests only), then whole operations and times to first byte in a table of their own."""
+    http = [e for e in details["entries"] if e["type"] in HTTP_METHODS]
+    other = [e for e in details["entries"] if e["type"] not in HTTP_METHODS]
+    t = details["totals"]
+    total = {"type": "HTTP", **t}
+    text = _aligned([TABLE_HEADER, *(_row(e) for e in http), _row(total, "all requests")], True)
+    if other:
+        header = ("type", "operation", "count", "fails", "per s", "MB/s", "p50 ms", "p95 ms", "p99 ms")
+        text += "\n\n" + _aligned([header, *(_row(e) for e in other)], False)
+    return text
 
 
 def _ms(value: float | None) -> str:
@@ -305,6 +366,11 @@ def report(config: RunConfig, result: RunResult, out=sys.stdout) -> None:
         for gate in result.gates:
             print(gate.line(), file=out)
         cpu = details.get("generator_cpu") or {}
+        per_request = details["totals"].get("cpu_us_per_request")
+        if per_request:
+            print(f"load generator: {len(cpu)} process(es) (by default one worker per core, plus the master; "
+                  f"--processes N to choose), {details['totals']['generator_cpu_s']} CPU s, {per_request:.1f} CPU µs "
+                  f"per HTTP request ({1e6 / per_request:,.0f} req/s per generator core)", file=out)
         if details.get("generator_bound"):
             busiest = max(cpu.items(), key=lambda kv: kv[1]["mean"])
             print(f"warning: the load generator was the bottleneck ({busiest[0]} averaged {busiest[1]['mean']}% "
@@ -322,6 +388,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, extra = argv[:cut], argv[cut + 1:]
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.worker:
+        if args.master or args.processes:
+            print("registry-load: --worker excludes --master and --processes", file=sys.stderr)
+            return 2
+        try:
+            return run_worker(args)
+        except ConfigError as exc:
+            print(f"registry-load: {exc}", file=sys.stderr)
+            return 2
     try:
         config = config_from_args(args, extra)
         with contextlib.ExitStack() as stack:

@@ -22,13 +22,14 @@ from pathlib import Path
 import gevent
 import psutil
 from locust import User, constant, events
+from locust.rpc import Message
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from load import seeding, slo, summary
 from load.images import SIZE_CHOICES, parse_size, pick_size, seeded_image, size_labels
 from load.measure import Measure, MeasuredSession
-from load.recorder import Recorder
-from load.workloads import Pushed, pull_image
+from load.recorder import HTTP_METHODS, Recorder
+from load.workloads import RESOLVE_STEPS, Pushed, pull_image
 from registry_harness.client import RegistryClient
 from registry_harness.target import Target, TargetError, target_from_env
 
@@ -38,6 +39,7 @@ CPU_SAMPLE_SECONDS = 2.0
 CPU_WARN_PERCENT = 90.0
 CPU_WARN_SAMPLES = 3
 DEFAULT_RESULTS = "results/load"
+FINAL_REPORT_WAIT = 15.0
 
 RECORDER = Recorder()
 _USER_IDS = itertools.count()
@@ -63,6 +65,12 @@ class Settings:
     page_size: int
     request_timeout: float
     cleanup: bool
+    pre_seeded: bool = False
+    resolve_requests: tuple[str, ...] = RESOLVE_STEPS
+
+    @property
+    def size_labels(self) -> list[str]:
+        return size_labels(self.image_size)
 
     @classmethod
     def from_options(cls, options: object) -> Settings:
@@ -80,7 +88,19 @@ class Settings:
             page_size=int(options.page_size),
             request_timeout=float(options.request_timeout),
             cleanup=not options.no_cleanup,
+            pre_seeded=bool(getattr(options, "pre_seeded", False)),
+            resolve_requests=parse_resolve_requests(getattr(options, "resolve_requests", "") or ""),
         )
+
+
+def parse_resolve_requests(text: str) -> tuple[str, ...]:
+    """``head,get,tags`` → the resolve profile's steps in their fixed order; ValueError for unknown ones."""
+    chosen = {part.strip() for part in text.split(",") if part.strip()} or set(RESOLVE_STEPS)
+    unknown = chosen - set(RESOLVE_STEPS)
+    if unknown:
+        raise ValueError(f"--resolve-requests: unknown {', '.join(sorted(unknown))}; choose from "
+                         f"{', '.join(RESOLVE_STEPS)}")
+    return tuple(step for step in RESOLVE_STEPS if step in chosen)
 
 
 @dataclass
@@ -94,6 +114,10 @@ class RunState:
     catalog_supported: bool = True
     greenlets: list = field(default_factory=list)
     workers: set[str] = field(default_factory=set)
+    cpu_started: float | None = None
+    stopped: bool = False
+    final_reports: set[str] = field(default_factory=set)
+    per_worker: dict[str, int] = field(default_factory=dict)  # HTTP requests each worker reported
 
     def record(self, item: Pushed) -> None:
         self.pushed.append(item)
@@ -122,6 +146,9 @@ def _add_options(parser) -> None:
     add("--page-size", type=int, default=10, help="n= page size for catalog and tags list (browse)")
     add("--request-timeout", type=float, default=60.0, help="seconds before a request counts as failed")
     add("--no-cleanup", action="store_true", default=False, help="keep what the run pushed")
+    add("--pre-seeded", action="store_true", default=False,
+        help="the target already holds what the profile reads (a read-only mirror, a static layout): push nothing")
+    add("--resolve-requests", default="head,get,tags", help="resolve profile: which of head,get,tags each user sends")
     add("--allow-remote", action="store_true", default=False, help="allow a target that is not loopback")
     add("--summary-dir", default="", help="where details.json / summary.json go (default results/load/<profile>)")
     add("--profile-name", default="", help="label of the run in the summary (default the profile)")
@@ -160,7 +187,12 @@ class RegistryUser(User):
 
     def emit(self, request_type: str, name: str, response_time: float, received: int = 0, sent: int = 0,
              error: str | None = None) -> None:
-        """Report one request or operation to Locust (and so to the high-resolution recorder)."""
+        """Report one HTTP request to Locust (and so to the high-resolution recorder); whole operations
+        and times to first byte go to the recorder only, so Locust's tables and "Aggregated" row count
+        real HTTP requests and nothing else."""
+        if request_type not in HTTP_METHODS:
+            RECORDER.record(request_type, name, response_time, received=received, sent=sent, error=error)
+            return
         self.environment.events.request.fire(
             request_type=request_type, name=name, response_time=response_time, response_length=received,
             response=None, context={"sent": sent}, exception=LoadFailure(error) if error else None,
@@ -261,7 +293,19 @@ def _on_init(environment, **_kw) -> None:
     """Validate the target and seed (master/local), before Locust's run-time clock starts."""
     gevent.spawn(_sample_cpu, environment)
     if is_worker(environment):
+        _prepare_early(environment)
         return
+    if isinstance(environment.runner, MasterRunner):
+        # Locust's master quits half a second after telling workers to quit, and a worker's last report
+        # often comes later: before quitting, the master stops the workers and waits for their final figures.
+        runner = environment.runner
+        quit_now = runner.quit
+
+        def graceful_quit() -> None:
+            _collect_final_reports(environment)
+            quit_now()
+
+        runner.quit = graceful_quit
     try:
         configure(environment)
     except (TargetError, ValueError) as exc:
@@ -277,7 +321,8 @@ def _seed(environment) -> None:
     started = time.monotonic()
     try:
         for cls in _profile_classes(environment):
-            STATE.pushed.extend(cls.seed(client, settings))
+            if not settings.pre_seeded:
+                STATE.pushed.extend(cls.seed(client, settings))
             cls.prepare(settings)
     except Exception as exc:  # noqa: BLE001 - any seeding failure ends the run as a setup error
         text = str(exc).strip().splitlines()
@@ -291,6 +336,10 @@ def _seed(environment) -> None:
 @events.test_start.add_listener
 def _on_test_start(environment, **_kw) -> None:
     RECORDER.__init__()
+    STATE.cpu_started = cpu_seconds()
+    STATE.stopped = False
+    STATE.final_reports.clear()
+    STATE.per_worker.clear()
     try:
         configure(environment)
     except (TargetError, ValueError) as exc:
@@ -327,20 +376,87 @@ def _on_reset_stats(**_kw) -> None:
 
 @events.report_to_master.add_listener
 def _on_report_to_master(client_id, data, **_kw) -> None:
-    data[REPORT_KEY] = RECORDER.drain()
+    data[REPORT_KEY] = {**RECORDER.drain(), "final": STATE.stopped}
 
 
 @events.worker_report.add_listener
 def _on_worker_report(client_id, data, **_kw) -> None:
     STATE.workers.add(client_id)
-    RECORDER.merge_dict(data.get(REPORT_KEY) or {})
+    report = data.get(REPORT_KEY) or {}
+    RECORDER.merge_dict(report)
+    STATE.per_worker[client_id] = STATE.per_worker.get(client_id, 0) + sum(
+        int((entry.get("latency") or {}).get("count") or 0) for entry in report.get("entries") or []
+        if entry.get("request_type") in HTTP_METHODS)
+    if report.get("final"):
+        STATE.final_reports.add(client_id)
+
+
+def process_label(environment) -> str:
+    """``worker-PID``, ``master-PID`` or ``local-PID``: how the summary names this generator process."""
+    role = "worker" if is_worker(environment) else "master" if isinstance(environment.runner, MasterRunner) else "local"
+    return f"{role}-{os.getpid()}"
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used so far."""
+    return time.process_time()
+
+
+def _note_cpu_seconds(environment) -> None:
+    if STATE.cpu_started is not None:
+        RECORDER.note_cpu_seconds(process_label(environment), cpu_seconds() - STATE.cpu_started)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment, **_kw) -> None:
+    _note_cpu_seconds(environment)
+    if is_worker(environment) and not STATE.stopped:
+        STATE.stopped = True
+        send = getattr(environment.runner, "_send_stats", None)
+        if send is not None:
+            send()  # the final report, at once: the master waits for it (bounded) before judging
+
+
+def _prepare_early(environment) -> None:
+    """A worker forked by ``--processes`` has the run's options already: compute the seeded images now,
+    before the run-time clock starts (remote workers learn the settings with their first spawn message)."""
+    options = environment.parsed_options
+    if not getattr(options, "run_id", None) or not environment.host:
+        return
+    try:
+        configure(environment)
+        for cls in _profile_classes(environment):
+            cls.prepare(STATE.settings)
+    except (TargetError, ValueError):
+        STATE.settings = STATE.target = None  # judged again, with the master's settings, at test start
+
+
+def _collect_final_reports(environment) -> None:
+    """Tell every worker to quit and wait (bounded) for each one's final report before the master quits.
+
+    "quit" rather than "stop": a worker that stops says so first and the master forgets it, dropping
+    the report that follows; a worker that quits sends its last report while still known.
+    """
+    runner = environment.runner
+    if runner.state not in (STATE_RUNNING, STATE_SPAWNING):
+        return
+    workers = [client.id for client in runner.clients.all]
+    log.info("stopping %d workers and collecting their final figures", len(workers))
+    for worker in workers:
+        runner.server.send_to_client(Message("quit", None, worker))
+    deadline = time.monotonic() + FINAL_REPORT_WAIT
+    while time.monotonic() < deadline and not set(workers) <= STATE.final_reports:
+        gevent.sleep(0.1)
+    missing = set(workers) - STATE.final_reports
+    if missing:
+        log.warning("no final report from %d worker(s) after %.0fs: their last figures may be missing",
+                    len(missing), FINAL_REPORT_WAIT)
 
 
 def _sample_cpu(environment) -> None:
     """Sample this process's CPU while users run; warn once when it stays above 90% of a core."""
     process = psutil.Process()
-    role = "worker" if is_worker(environment) else "master" if isinstance(environment.runner, MasterRunner) else "local"
-    label = f"{role}-{os.getpid()}"
+    label = process_label(environment)
     process.cpu_percent(None)
     hot = 0
     warned = False
@@ -350,6 +466,7 @@ def _sample_cpu(environment) -> None:
         runner = environment.runner
         if runner is None or runner.state not in (STATE_RUNNING, STATE_SPAWNING):
             continue
+        _note_cpu_seconds(environment)
         if isinstance(runner, MasterRunner):
             RECORDER.note_cpu(label, percent)
             continue
@@ -382,6 +499,7 @@ def run_context(environment) -> dict:
         "run_time_s": getattr(options, "run_time", None),
         "shape": type(environment.shape_class).__name__ if environment.shape_class else None,
         "workers": len(STATE.workers),
+        "requests_per_worker": dict(sorted(STATE.per_worker.items())),
         "settings": {
             "image_size": settings.image_size, "push_mode": settings.push_mode, "push_repo": settings.push_repo,
             "chunk_size": settings.chunk_size, "herd_interval": settings.herd_interval,

@@ -1,10 +1,11 @@
 """Timing of registry traffic for the load profiles: every HTTP request and every whole operation.
 
-``MeasuredSession`` is a ``requests.Session`` (what the shared RegistryClient expects) that times
-each request itself: time to first byte, and the whole body download included, at sub-millisecond
-resolution. A request is reported once the workload has judged it: the next request (or the end
-of the operation) settles it as a success; a failed check settles it as a failure, so a wrong
-status, a missing header or a digest mismatch counts against the request that caused it.
+``MeasuredSession`` is the lean transport of ``load.transport`` (driven by the shared RegistryClient
+like a ``requests.Session``) that times each request itself: time to first byte, and the whole
+body download included, at sub-millisecond resolution. A request is reported once the workload
+has judged it: the next request (or the end of the operation) settles it as a success; a failed
+check settles it as a failure, so a wrong status, a missing header or a digest mismatch counts
+against the request that caused it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from urllib.parse import urlsplit
 
 import requests
 
+from load.transport import FastSession
+
 # emit(request_type, name, response_time_ms, received=0, sent=0, error=None)
 Emit = Callable[..., None]
 
 _REPO_PATH = re.compile(
     r"^/v2/(?P<name>.+?)/(?P<kind>blobs/uploads|blobs|manifests|tags/list|referrers)(?:/(?P<ref>.*))?$"
 )
+NAME_CACHE = 4096
 _KIND_PLACEHOLDER = {"blobs": "[digest]", "manifests": "[reference]", "referrers": "[digest]"}
 
 
@@ -75,19 +79,21 @@ def one_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:300]
 
 
-@dataclass
 class Sample:
-    """One HTTP request being measured."""
+    """One HTTP request being measured (times from ``time.perf_counter``)."""
 
-    method: str
-    name: str
-    started: float = field(default_factory=time.perf_counter)
-    sent: int = 0
-    ttfb_ms: float | None = None
-    elapsed_ms: float | None = None
-    received: int = 0
-    status: int | None = None
-    response: requests.Response | None = field(default=None, repr=False)
+    __slots__ = ("method", "name", "sent", "started", "ttfb_ms", "elapsed_ms", "received", "status", "response")
+
+    def __init__(self, method: str, name: str, sent: int = 0) -> None:
+        self.method = method
+        self.name = name
+        self.sent = sent
+        self.started = time.perf_counter()
+        self.ttfb_ms: float | None = None
+        self.elapsed_ms: float | None = None
+        self.received = 0
+        self.status: int | None = None
+        self.response = None
 
     def headers_arrived(self) -> None:
         self.ttfb_ms = (time.perf_counter() - self.started) * 1000.0
@@ -99,24 +105,37 @@ class Sample:
             self.received = received
 
 
-class MeasuredSession(requests.Session):
-    """A session that times each request (TTFB and full body) and reports it through ``emit``."""
+class MeasuredSession(FastSession):
+    """A session that times each request (TTFB and full body) and reports it through ``emit``.
+
+    The transport is the lean keep-alive one of ``load.transport`` (the RegistryClient drives it
+    like a ``requests.Session``); endpoint names are cached per URL, since a load run repeats them.
+    """
 
     def __init__(self, emit: Emit, pool_size: int = 4) -> None:
-        super().__init__()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
+        super().__init__(pool_size)
         self.emit = emit
         self.pending: Sample | None = None
         self.last: Sample | None = None
+        self._names: dict[tuple[str, str], str] = {}
+
+    def _name(self, method: str, url: str) -> str:
+        key = (method, url)
+        name = self._names.get(key)
+        if name is None:
+            if len(self._names) >= NAME_CACHE:
+                self._names.clear()
+            name = self._names[key] = endpoint_name(method, url)
+        return name
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[override]
         """Send like requests does, but always time headers and body; keep the sample pending."""
-        self.settle()
-        stream = bool(kwargs.pop("stream", False))
-        sample = Sample(str(method).upper(), endpoint_name(str(method), str(url)))
-        sample.sent = body_length(kwargs.get("data", args[1] if len(args) > 1 else None))
+        if self.pending is not None:
+            self.settle()
+        stream = kwargs.pop("stream", False)
+        method = method.upper()
+        data = kwargs.get("data")
+        sample = Sample(method, self._name(method, url), body_length(data) if data is not None else 0)
         try:
             response = super().request(method, url, *args, stream=True, **kwargs)
         except requests.RequestException as exc:
@@ -153,7 +172,8 @@ class MeasuredSession(requests.Session):
         sample, self.pending = self.pending, None
         if sample is None:
             return
-        sample.finish()
+        if sample.elapsed_ms is None:
+            sample.finish()
         if sample.status == 429:
             sample.name += " [429 rate limited]"  # counted apart; the client waits it out and sends again
         if error is None and sample.status is not None and sample.status >= 500:

@@ -93,6 +93,11 @@ class Recorder:
         seen["sum"] += percent
         seen["samples"] += 1
 
+    def note_cpu_seconds(self, process: str, seconds: float) -> None:
+        """CPU seconds a load-generator process has used since the test started (its running total)."""
+        seen = self.cpu.setdefault(process, {"max": 0.0, "sum": 0.0, "samples": 0})
+        seen["cpu_s"] = max(seconds, 0.0)
+
     @property
     def window_s(self) -> float:
         """Seconds from the first HTTP request's start to the last one's end (0 when none)."""

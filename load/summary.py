@@ -55,6 +55,7 @@ def generator_cpu(recorder: Recorder) -> dict[str, dict[str, float]]:
             "mean": round(seen["sum"] / samples, 1) if samples else 0.0,
             "max": round(float(seen.get("max") or 0.0), 1),
             "samples": samples,
+            "cpu_s": round(float(seen.get("cpu_s") or 0.0), 3),
         }
     return out
 
@@ -82,6 +83,10 @@ def build(recorder: Recorder, context: dict) -> dict:
         **_latency(merged),
     }
     cpu = generator_cpu(recorder)
+    cpu_s = sum(p["cpu_s"] for p in cpu.values())
+    totals["generator_cpu_s"] = round(cpu_s, 3)
+    # What one request costs the generator (all its processes, master included): 10^6 / this = req/s per core.
+    totals["cpu_us_per_request"] = round(cpu_s / requests * 1e6, 1) if requests and cpu_s else None
     ordered = sorted(recorder.entries.values(), key=lambda e: (not e.is_http, e.request_type, e.name))
     return {
         **context,

@@ -61,7 +61,8 @@ def read_blob(client: RegistryClient, session: MeasuredSession, repo: str, diges
     parsed = parse_digest(digest)
     hasher = hashlib.new(parsed.algorithm)
     received = 0
-    for chunk in response.iter_content(READ_CHUNK):
+    chunks = response.iter_views(READ_CHUNK) if hasattr(response, "iter_views") else response.iter_content(READ_CHUNK)
+    for chunk in chunks:  # views of one reused buffer: hashed before the next arrives
         hasher.update(chunk)
         received += len(chunk)
     session.body_done(received)
@@ -208,3 +209,36 @@ def browse_catalog(client: RegistryClient, measure: Measure, expected: list[str]
     except Unsupported:
         return False
     return True
+
+
+RESOLVE_STEPS = ("head", "get", "tags")
+
+
+def resolve_image(client: RegistryClient, measure: Measure, image: SeededImage, steps: tuple[str, ...],
+                  page_size: int) -> None:
+    """The small requests a client makes before (or instead of) a pull, each checked, timed as ``resolve image``:
+    HEAD the tag (Docker-Content-Digest must be the seeded digest, Content-Length present), GET it (the
+    body must hash to that digest), list the repository's tags (the tag must be there)."""
+    digest = image.digest  # computed once: the property hashes the manifest on every access
+    with measure.op("RESOLVE", "resolve image"):
+        if "head" in steps:
+            head = client.get_manifest(image.repo, image.tag, accept=image.image.media_type, method="HEAD")
+            expect_status(client, head, 200)
+            require_header(head, "Docker-Content-Digest", digest)
+            require_header(head, "Content-Length")
+        if "get" in steps:
+            response = client.get_manifest(image.repo, image.tag, accept=image.image.media_type)
+            expect_status(client, response, 200)
+            if digest_of(response.content) != digest:
+                raise CheckFailed(f"manifest {image.repo}:{image.tag} does not hash to {digest}")
+            require_header(response, "Docker-Content-Digest", digest)
+            measure.ttfb("manifest")
+        if "tags" in steps:
+            listing = client.tags_list(image.repo, n=page_size)
+            expect_status(client, listing, 200)
+            try:
+                tags = listing.json().get("tags") or []
+            except (ValueError, AttributeError) as exc:
+                raise CheckFailed("tags list is not a JSON object") from exc
+            if image.tag not in tags:
+                raise CheckFailed(f"tags list of {image.repo} lacks {image.tag}")

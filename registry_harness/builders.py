@@ -108,13 +108,14 @@ class Manifest:
         return json.loads(self.manifest)
 
 
-def tar_layer(files: dict[str, bytes], compress: bool = True) -> bytes:
-    """A real (optionally gzipped) tar layer holding ``files``, reproducible byte for byte."""
+def tar_layer(files: dict[str, bytes], compress: bool = True, executables: frozenset[str] = frozenset()) -> bytes:
+    """A real (optionally gzipped) tar layer holding ``files``, reproducible byte for byte; the names in
+    ``executables`` get mode 0755 (a root filesystem a container can run), the others 0644."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, content in sorted(files.items()):
             info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(content), 0, 0o644
+            info.size, info.mtime, info.mode = len(content), 0, 0o755 if name in executables else 0o644
             tar.addfile(info, io.BytesIO(content))
     data = raw.getvalue()
     return gzip.compress(data, mtime=0) if compress else data

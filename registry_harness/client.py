@@ -38,6 +38,7 @@ RATE_LIMIT_RETRIES = 3
 MAX_RETRY_WAIT = 10.0  # a Retry-After longer than this is not waited out: the 429 is returned
 DEFAULT_RETRY_WAIT = 1.0
 MAX_PAGES = 10_000
+SCOPE_CACHE = 1024
 UPLOAD_MODES = ("monolithic", "single", "streamed", "chunked")
 DEFAULT_ACCEPT = ", ".join(spec.MANIFEST_MEDIA_TYPES[:4])
 _LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
@@ -100,7 +101,10 @@ def scope_for(method: str, path: str) -> str | None:
 class RegistryClient:
     """HTTP client for one registry target, with auth, recording and readable assertions.
 
-    ``session`` may be any ``requests.Session`` (the load profiles pass their own); extra keyword
+    ``session`` is the transport: a ``requests.Session`` by default, or anything with the same
+    surface (``verify``, ``request(method, url, headers=, data=, stream=, allow_redirects=, timeout=,
+    verify=)`` and ``get``, answering objects with requests' response attributes and raising
+    ``requests`` exceptions) — the load profiles pass their lean keep-alive transport. Extra keyword
     arguments of ``request`` are passed through to it.
     """
 
@@ -136,6 +140,7 @@ class RegistryClient:
         self.last_token_response: TokenResponse | None = None
         self.last_token_http: requests.Response | None = None  # the token endpoint's last raw answer
         self.on_token: Callable[[TokenResponse, float], None] | None = None
+        self._scopes: dict[tuple[str, str], str | None] = {}
 
     # -- the one request helper -------------------------------------------------------------
 
@@ -147,6 +152,8 @@ class RegistryClient:
         """Absolute URL for a path (``/v2/...``) or an absolute/relative Location."""
         if path.startswith(("http://", "https://")):
             return path
+        if path.startswith("/") and "/." not in path and "//" not in path:
+            return self.base_url + path  # what urljoin gives for a clean absolute path, without its cost
         return urljoin(self.base_url + "/", path)
 
     @property
@@ -178,7 +185,7 @@ class RegistryClient:
         url = self.url(path)
         if params:
             url = with_query(url, params)
-        scope = scope or scope_for(method, urlsplit(url).path)
+        scope = scope or self._scope(method, url)
         sent_headers = dict(headers or {})
         if authenticate:
             self._authorize(sent_headers, scope, url)
@@ -288,11 +295,21 @@ class RegistryClient:
                 exchange.response_body = response.content[:BODY_PREVIEW]
         self.recorder(exchange)
 
+    def _scope(self, method: str, url: str) -> str | None:
+        """``scope_for`` the URL's path, remembered per URL (a load run asks for the same ones again and again)."""
+        key = (method, url)
+        try:
+            return self._scopes[key]
+        except KeyError:
+            pass
+        if len(self._scopes) >= SCOPE_CACHE:
+            self._scopes.clear()
+        scope = self._scopes[key] = scope_for(method, urlsplit(url).path)
+        return scope
+
     def _authorize(self, headers: dict[str, str], scope: str | None, url: str) -> None:
-        if "Authorization" in headers or urlsplit(url).netloc != self.target.netloc:
-            return
         challenge = self.challenge
-        if challenge is None:
+        if challenge is None or "Authorization" in headers or urlsplit(url).netloc != self.target.netloc:
             return
         if challenge.scheme == "basic" and self.username:
             headers["Authorization"] = basic_header(self.username, self.password or "")

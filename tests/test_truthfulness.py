@@ -24,6 +24,7 @@ from reference_server.__main__ import build_parser, config_from_args
 from reference_server.app import create_app
 from reference_server.launcher import serve_in_thread
 from tests.broken import Variant
+from tests.peers.support import peers_env
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 180
@@ -41,12 +42,15 @@ def discover() -> list[tuple[str, Variant]]:
 VARIANTS = discover()
 
 
-def run_suite(variant: Variant, results: Path, with_middleware: bool) -> tuple[int, dict, str]:
-    """Serve the (broken or correct) reference app and run the selected checks against it."""
+def run_suite(variant: Variant, results: Path, with_middleware: bool,
+              peers: dict[str, str] | None = None) -> tuple[int, dict, str]:
+    """Serve the (broken or correct) reference app and run the selected checks against it (``peers``: the
+    environment that points the variant's real clients at their engine)."""
     args = build_parser().parse_args([*variant.server_args, "--storage", "memory"])
     middlewares = [variant.middleware] if with_middleware and variant.middleware is not None else []
     app = create_app(config_from_args(args), middlewares=middlewares)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCI_", "PYTEST_"))} | dict(variant.env)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCI_", "PYTEST_", "DOCKER_HOST"))} \
+        | dict(variant.env) | (peers or {})
     strict = ["--strict"] if variant.strict else []
     with serve_in_thread(app) as url:
         process = subprocess.run(
@@ -65,8 +69,10 @@ def _ids(variants: list[tuple[str, Variant]]) -> list[str]:
 
 
 @pytest.mark.parametrize(("module", "variant"), VARIANTS, ids=_ids(VARIANTS))
-def test_broken_registry_is_caught(module: str, variant: Variant, tmp_path: Path) -> None:
-    code, results, output = run_suite(variant, tmp_path, with_middleware=True)
+def test_broken_registry_is_caught(module: str, variant: Variant, tmp_path: Path,
+                                   request: pytest.FixtureRequest) -> None:
+    peers = peers_env(request, variant.peers)
+    code, results, output = run_suite(variant, tmp_path, with_middleware=True, peers=peers)
     checks = results["checks"]
     errors = [c for c in checks if c["status"] == "error"]
     assert not errors, f"{variant.name}: harness errors instead of verdicts:\n" + \
@@ -87,7 +93,8 @@ def _controls() -> list[tuple[str, Variant]]:
     """One control run per distinct (switches, selection) among the variants."""
     seen: dict[tuple[object, ...], tuple[str, Variant]] = {}
     for module, variant in VARIANTS:
-        seen.setdefault((variant.server_args, variant.select, variant.strict, variant.env, variant.args),
+        seen.setdefault((variant.server_args, variant.select, variant.strict, variant.env, variant.args,
+                         variant.peers),
                         (module, variant))
     return list(seen.values())
 
@@ -96,13 +103,18 @@ CONTROLS = _controls()
 
 
 @pytest.mark.parametrize(("module", "variant"), CONTROLS, ids=_ids(CONTROLS))
-def test_correct_registry_passes_the_same_checks(module: str, variant: Variant, tmp_path: Path) -> None:
-    code, results, output = run_suite(variant, tmp_path, with_middleware=False)
+def test_correct_registry_passes_the_same_checks(module: str, variant: Variant, tmp_path: Path,
+                                                request: pytest.FixtureRequest) -> None:
+    peers = peers_env(request, variant.peers)
+    code, results, output = run_suite(variant, tmp_path, with_middleware=False, peers=peers)
     checks = results["checks"]
     assert checks, f"selection {variant.select!r} ran no check"
     bad = [c for c in checks if c["status"] in ("fail", "error")]
     assert not bad, f"the correct server fails {variant.select!r}:\n" + \
         "\n".join(f"{c['id']}: {c['status']} {c['message'][:600]}" for c in bad)
+    if variant.peers:  # the real clients are all there: none of their checks may skip
+        skipped = [f"{c['id']}: {c['reason']}" for c in checks if c["status"] != "pass"]
+        assert not skipped, "checks of real clients did not run against the correct server:\n" + "\n".join(skipped)
     assert code == 0, f"exit code {code} against the correct server\n{output}"
 
 

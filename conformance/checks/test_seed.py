@@ -182,7 +182,10 @@ def _unheld_digest(image: builders.Manifest, reported: str) -> str:
     seed's case), else the digest of the same manifest serialized differently."""
     if reported != image.digest:
         return reported
-    return digest_of(json.dumps(image.json(), indent=3).encode())
+    rendered = json.dumps(image.json(), indent=3).encode()
+    if rendered == image.manifest:  # docker itself serializes manifests indented by three
+        rendered += b"\n"
+    return digest_of(rendered)
 
 
 @rule("end-9", "MUST", "seed", "DELETE by the digest the GET reported, when it is not the stored digest (schema1 "

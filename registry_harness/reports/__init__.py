@@ -11,11 +11,11 @@ from pathlib import Path
 from registry_harness.reports.html import write_html
 from registry_harness.reports.json_report import write_json
 from registry_harness.reports.junit import write_junit
-from registry_harness.reports.model import FAILING, STATUSES, CheckResult, RunResult
-from registry_harness.reports.text import summary_table
+from registry_harness.reports.model import FAILING, STATUSES, CheckResult, RunResult, client_verdicts
+from registry_harness.reports.text import clients_line, summary_table
 
-__all__ = ["FAILING", "STATUSES", "CheckResult", "RunResult", "summary_table", "write_all",
-           "write_html", "write_json", "write_junit"]
+__all__ = ["FAILING", "STATUSES", "CheckResult", "RunResult", "client_verdicts", "clients_line", "summary_table",
+           "write_all", "write_html", "write_json", "write_junit"]
 
 
 def write_all(run: RunResult, folder: Path, secrets: tuple[str | None, ...] = ()) -> dict[str, Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from registry_harness.redact import mask_text
 from registry_harness.reports.exchanges import describe
 from registry_harness.reports.model import FAILING, CheckResult, RunResult
-from registry_harness.reports.text import COLUMNS
+from registry_harness.reports.text import COLUMNS, clients_line
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
@@ -83,6 +83,7 @@ def render_html(run: RunResult, secrets: tuple[str | None, ...] = ()) -> str:
     )
     extra_rows = "".join(
         f"<tr><th>{escape(str(k))}</th><td>{escape(_flat(v))}</td></tr>" for k, v in run.extra.items()
+        if k != "clients"  # shown as one line above the target
     )
     all_rows = "".join(
         "<tr>"
@@ -99,6 +100,7 @@ def render_html(run: RunResult, secrets: tuple[str | None, ...] = ()) -> str:
         "</h1>",
         f'<div class="muted">started {escape(run.started)} · {run.duration_s:.1f} s · {counts["total"]} checks · '
         f'{counts["fail"]} failed · {counts["error"]} errors · {counts["warn"]} with warnings</div>',
+        *([f'<p><b>clients:</b> {escape(clients_line(run.extra["clients"]))}</p>'] if run.extra.get("clients") else []),
         "<h2>Target</h2>",
         f"<table>{target_rows}{extra_rows}</table>",
         "<h2>Summary</h2>",

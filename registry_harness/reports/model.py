@@ -32,9 +32,36 @@ class CheckResult:
     exchanges_count: int = 0
     exchanges: list[dict] = field(default_factory=list)  # masked Exchange.to_dict() entries
     curl: str = ""  # reproduce the failing request
+    client: str = ""  # the real client (docker, skopeo, ...) a check of the clients area drove
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def client_verdicts(checks: list[CheckResult], found: dict[str, dict]) -> dict[str, dict[str, object]]:
+    """Per real client: its version and verdict, ``works`` (its checks passed; a valid "unsupported"
+    skip allowed), ``fails`` (one failed or errored) or ``not tried`` (every check skipped; the reason).
+
+    ``found`` maps each client name to what the run learnt about it: ``version`` and ``reason``.
+    """
+    verdicts: dict[str, dict[str, object]] = {}
+    for name, info in found.items():
+        mine = [c for c in checks if c.client == name]
+        statuses = {c.status for c in mine}
+        if statuses & FAILING:
+            verdict = "fails"
+        elif "pass" in statuses:
+            verdict = "works"
+        else:
+            verdict = "not tried"
+        if verdict == "fails":
+            reason = next(((c.message.splitlines() or [""])[0] for c in mine if c.status in FAILING), "")
+        else:
+            reason = info.get("reason") or next((c.reason for c in mine if c.reason), "")
+        verdicts[name] = {"version": info.get("version"), "verdict": verdict,
+                          "reason": "" if verdict == "works" else reason,
+                          "checks": {c.name: c.status for c in mine}}
+    return verdicts
 
 
 @dataclass

@@ -27,7 +27,9 @@ class Variant:
     ``strict`` runs the suite with ``--strict``, so a SHOULD that is not met fails instead of
     warning (how SHOULD-level checks are shown to catch their variant); ``env`` adds environment
     variables for the suite (credentials such as ``OCI_USERNAME``/``OCI_PASSWORD``); ``args`` adds
-    suite options (such as ``--judge oci``).
+    suite options (such as ``--judge oci``); ``peers`` names the real clients its checks drive
+    (``docker`` = a private Docker engine, ``skopeo``, ``podman``, ``oras``), required for the run like
+    any peer (a skip, or a failure under REQUIRE_PEERS).
     """
 
     name: str
@@ -39,6 +41,7 @@ class Variant:
     strict: bool = False
     env: tuple[tuple[str, str], ...] = field(default=())
     args: tuple[str, ...] = field(default=())
+    peers: tuple[str, ...] = field(default=())
 
 
 def rewrite(match: Callable[[web.Request], bool], change: Callable[[web.Request, web.StreamResponse], object]):

@@ -53,11 +53,15 @@ def run_module(module: str, args: list[str], timeout: float = RUN_TIMEOUT) -> su
 
 @pytest.fixture
 def run_load(tmp_path: Path) -> Callable[..., LoadRun]:
-    """Run ``python -m load ARGS --results-dir TMP`` (quiet, bounded) and return what it left."""
+    """Run ``python -m load ARGS --results-dir TMP`` (quiet, bounded) and return what it left.
+
+    One generator process unless the test asks for more (``--processes``): the default of one per core
+    is covered by its own tests, and single-process runs stay cheap on a machine the tests share."""
 
     def run(*args: str) -> LoadRun:
         folder = tmp_path / "results"
-        done = run_module("load", [*args, "--quiet", "--results-dir", str(folder)])
+        single = [] if "--processes" in args or "--master" in args else ["--processes", "1"]
+        done = run_module("load", [*args, *single, "--quiet", "--results-dir", str(folder)])
         return LoadRun(done.returncode, done.stdout, done.stderr, folder)
 
     return run

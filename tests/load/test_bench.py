@@ -21,3 +21,8 @@ def test_bench_compares_two_registries(registry_url, tmp_path):
     assert rps["a"] > 0 and rps["b"] > 0 and rps["ratio"] == round(rps["b"] / rps["a"], 3)
     assert "| browse | req/s |" in (tmp_path / "bench.md").read_text()
     assert "B/A" in done.stdout
+    # The same comparison as a self-contained page: one bar chart per figure, inline SVG, nothing fetched.
+    page = (tmp_path / "bench.html").read_text()
+    assert page.count("<svg") >= 2 and "requests per second" in page and "p95 latency" in page
+    assert "<rect" in page and "Caveats" in page and "one" in page and "two" in page
+    assert not any(tag in page for tag in ("<script", "<link", "src=", "@import"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+from load import cli
 from tests.load.conftest import run_module
 
 
@@ -39,3 +42,16 @@ def test_configuration_errors_exit_2_with_one_line():
         assert done.returncode == 2, (args, done.stderr)
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and reason in lines[0], (args, done.stderr)
+
+
+def test_local_runs_use_every_core_by_default_each_on_its_own_master_port():
+    parser = cli.build_parser()
+    config = cli.config_from_args(parser.parse_args(["pull", "--target", "127.0.0.1:5000"]))
+    assert config.processes == (os.cpu_count() or 1)
+    single = cli.config_from_args(parser.parse_args(["pull", "--target", "127.0.0.1:5000", "--processes", "1"]))
+    assert "--processes" not in cli.locust_command(single, "http://127.0.0.1:5000")
+    if config.processes > 1:
+        command = cli.locust_command(config, "http://127.0.0.1:5000")
+        port = command[command.index("--master-bind-port") + 1]
+        assert command[command.index("--processes") + 1] == str(config.processes)
+        assert command[command.index("--master-port") + 1] == port != "5557"

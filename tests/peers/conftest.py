@@ -16,6 +16,20 @@ def require_tool() -> Callable[..., str]:
     return _require_tool
 
 
+@pytest.fixture
+def engine(docker_engine) -> Iterator[object]:
+    """docker-py driving the private Docker engine (registry_harness.clients.DockerEngine)."""
+    from registry_harness.clients import DockerEngine
+    from tests.peers.support import require_module
+
+    require_module("docker", "docker")
+    engine = DockerEngine.connect(docker_engine.host)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 @pytest.fixture(scope="session")
 def reference_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The reference server (filesystem storage, defaults) on a loopback port; yields its base URL."""

@@ -17,6 +17,7 @@ from types import ModuleType
 import pytest
 
 from registry_harness.client import RegistryClient
+from registry_harness.clients import run_command
 from registry_harness.target import parse_target
 
 REQUIRE_ENV = "REQUIRE_PEERS"
@@ -55,14 +56,21 @@ def require_module(name: str, distribution: str) -> ModuleType:
 def run(cmd: list[str], timeout: float = COMMAND_TIMEOUT, env: dict[str, str] | None = None,
         check: bool = True) -> subprocess.CompletedProcess:
     """Run a client command (bounded in time); on failure the assertion shows the command and its output."""
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                            env={**os.environ, **(env or {})})
-    if check:
-        assert result.returncode == 0, (
-            f"{' '.join(cmd)} exited with {result.returncode}\n"
-            f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}"
-        )
-    return result
+    return run_command(cmd, timeout=timeout, env=env, check=check)
+
+
+def peers_env(request: pytest.FixtureRequest, peers: tuple[str, ...]) -> dict[str, str]:
+    """Require each named peer (``docker`` = the private engine, ``oras``, or a command such as ``skopeo``);
+    returns the environment entries that point clients at them (DOCKER_HOST)."""
+    env: dict[str, str] = {}
+    for peer in peers:
+        if peer == "docker":
+            env.update(request.getfixturevalue("docker_engine").env)
+        elif peer == "oras":
+            require_module("oras.client", "oras")
+        else:
+            require_tool(peer)
+    return env
 
 
 def unique_repo(prefix: str) -> str:

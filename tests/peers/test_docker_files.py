@@ -36,10 +36,11 @@ def compose() -> dict:
 
 def test_dockerfile_installs_the_project_on_python_311_and_serves_on_5000() -> None:
     instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "python:3.11-slim")
+    assert instructions[:2] == [("ARG", "BASE_IMAGE=python:3.11-slim"), ("FROM", "${BASE_IMAGE}")]
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11", "the base image's Python no longer matches requires-python"
-    assert any(word == "RUN" and "pip install --no-cache-dir ." in rest for word, rest in instructions)
+    assert any(word == "RUN" and "python3 -m venv /opt/registry-harness" in rest
+               and "pip install --no-cache-dir ." in rest for word, rest in instructions)
     cmd = [rest for word, rest in instructions if word == "CMD"]
     assert len(cmd) == 1 and json.loads(cmd[0]) == SERVER_CMD
     assert ("EXPOSE", "5000") in instructions
@@ -63,7 +64,8 @@ def test_dockerignore_keeps_local_state_out_but_not_the_sources() -> None:
 def test_compose_runs_the_reference_server_on_5000_and_distribution_on_5001(compose: dict) -> None:
     services = compose["services"]
     reference, distribution = services["reference"], services["distribution"]
-    assert reference["build"] == "."
+    assert reference["build"]["context"] == "."
+    assert reference["build"]["args"]["BASE_IMAGE"] == "${BASE_IMAGE:-python:3.11-slim}"
     assert reference["command"] == SERVER_CMD
     assert reference["ports"] == ["127.0.0.1:5000:5000"]
     assert any(v.endswith(":/var/lib/registry") for v in reference["volumes"])
@@ -81,3 +83,15 @@ def test_compose_suite_service_targets_both_registries_by_service_name(compose: 
     target = command[command.index("--target") + 1]
     assert target.split(":")[0] in compose["services"]
     assert command[command.index("--tls") + 1] == "disabled", "service names are not loopback: say plain http"
+
+
+def test_host_network_compose_file_publishes_nothing_and_stays_on_loopback() -> None:
+    yaml = require_module("yaml", "pyyaml")
+    services = yaml.safe_load((ROOT / "docker-compose.host.yml").read_text())["services"]
+    assert set(services) == {"reference", "conformance"}
+    for service in services.values():
+        assert service["network_mode"] == "host" and "ports" not in service and "build" not in service
+    listen = services["reference"]["command"][services["reference"]["command"].index("--listen") + 1]
+    assert listen == "127.0.0.1:${REFERENCE_PORT:-5000}"
+    command = services["conformance"]["command"]
+    assert command[command.index("--target") + 1] == listen

@@ -14,7 +14,7 @@ import pytest
 from registry_harness import spec
 from registry_harness.builders import build_image
 from registry_harness.digests import digest_of
-from tests.peers.layouts import write_oci_layout
+from registry_harness.layouts import write_oci_layout
 from tests.peers.support import client_for, netloc, require_tool, run, unique_repo
 
 Podman = Callable[..., str]
