@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,12 +23,15 @@ from registry_harness.client import UPLOAD_MODES, RegistryClient
 from registry_harness.target import Target
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+CLIENT_KEY = pytest.StashKey[RegistryClient]()
 EMBEDDED_KEY = pytest.StashKey[EmbeddedServer]()
 REPO_PREFIX = "conformance"
 GIVE_UP_AFTER_TIMEOUTS = 3  # timeouts in a row after which the registry counts as stopped
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 # Cleanup tolerates these answers: already gone, deletion off, or deletion refused as unsupported.
 CLEANUP_TOLERATED = (200, 202, 204, 400, 404, 405)
+CLEANUP_SECONDS = 60.0  # the run's cleanup never takes longer
+CLEANUP_REQUEST_TIMEOUT = 5.0
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -70,9 +74,11 @@ def target(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Targe
 @pytest.fixture(scope="session")
 def client(request: pytest.FixtureRequest, target: Target) -> RegistryClient:
     """A RegistryClient for the target; every exchange is attached to the running check."""
-    return RegistryClient(target, recorder=recorder_of(request.config).record,
-                          timeout=request.config.option.conformance_request_timeout,
-                          give_up_after=GIVE_UP_AFTER_TIMEOUTS)
+    client = RegistryClient(target, recorder=recorder_of(request.config).record,
+                            timeout=request.config.option.conformance_request_timeout,
+                            give_up_after=GIVE_UP_AFTER_TIMEOUTS)
+    request.config.stash[CLIENT_KEY] = client  # a check stopped by its budget counts as a timeout of it
+    return client
 
 
 def repository_name(run_id: str, nodeid: str, suffix: str = "") -> str:
@@ -124,11 +130,17 @@ _ORDER = ("tag", "referrer", "index", "manifest", "blob")
 
 @dataclass
 class Cleanup:
-    """Everything a run created, deleted at session end in an order registries accept."""
+    """Everything a run created, deleted at session end in an order registries accept.
+
+    Only what this run created is reported: an object is first looked up (HEAD), and one the
+    registry does not hold (never created, because the check failed first) is not counted. The
+    cleanup is bounded in time, and skipped when the registry has stopped answering.
+    """
 
     client: RegistryClient
     entries: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: {k: [] for k in _ORDER})
     report: dict[str, int] = field(default_factory=lambda: {"deleted": 0, "tolerated": 0, "failed": 0})
+    seconds: float = CLEANUP_SECONDS
 
     def manifest(self, repo: str, digest: str, kind: str = "manifest") -> None:
         """Remember a manifest; ``kind`` is "manifest", "index" or "referrer" (has a subject)."""
@@ -145,12 +157,19 @@ class Cleanup:
             self.entries[kind].append((repo, ref))
 
     def run(self) -> dict[str, int]:
-        """Delete everything remembered; never raises (leftovers are counted, not fatal)."""
+        """Delete everything remembered that the registry holds; never raises (leftovers are counted)."""
+        deadline = time.monotonic() + self.seconds
         for kind in _ORDER:
             for repo, ref in reversed(self.entries[kind]):
+                if self._stopped(deadline):
+                    self.report["left"] = self.report.get("left", 0) + 1
+                    continue
                 path = self.client.blob_path(repo, ref) if kind == "blob" else self.client.manifest_path(repo, ref)
+                wait = min(self.client.timeout, CLEANUP_REQUEST_TIMEOUT)
                 try:
-                    response = self.client.request("DELETE", path)
+                    if self.client.request("HEAD", path, timeout=wait).status_code != 200:
+                        continue  # not there: never created by this run (or already gone)
+                    response = self.client.request("DELETE", path, timeout=wait)
                 except Exception:  # noqa: BLE001 - RegistryError or anything else: cleanup never fails the run
                     self.report["failed"] += 1
                     continue
@@ -162,6 +181,15 @@ class Cleanup:
                     self.report["failed"] += 1
             self.entries[kind].clear()
         return self.report
+
+    def _stopped(self, deadline: float) -> bool:
+        if self.client.give_up_after and self.client.timeouts_in_a_row >= self.client.give_up_after:
+            self.report["skipped_reason"] = "the registry stopped answering"  # type: ignore[assignment]
+            return True
+        if time.monotonic() > deadline:
+            self.report["skipped_reason"] = f"cleanup took longer than {self.seconds:g} s"  # type: ignore[assignment]
+            return True
+        return False
 
 
 CLEANUP_KEY = pytest.StashKey[Cleanup]()

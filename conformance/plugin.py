@@ -23,13 +23,32 @@ from pathlib import Path
 import pytest
 import requests
 
-from conformance import rules
-from conformance.fixtures import CLEANUP_KEY, settings_of
+from conformance import guard, rules
+from conformance.exit_codes import reader_gone
+from conformance.fixtures import CLEANUP_KEY, CLIENT_KEY, settings_of
+from conformance.options import add_to_pytest
 from conformance.recording import recorder_of
-from conformance.session import DEFAULT_RESULTS_DIR, ConfigurationError, disabled_areas, new_run_id, resolve_target
+from conformance.session import (
+    DEFAULT_RESULTS_DIR,
+    PREFLIGHT_TIMEOUT,
+    ConfigurationError,
+    disabled_areas,
+    new_run_id,
+    resolve_target,
+)
 from registry_harness.client import RegistryError, UnexpectedResponse
 from registry_harness.redact import mask_text, mask_url
 from registry_harness.reports import CheckResult, RunResult, client_verdicts, clients_line, summary_table, write_all
+from registry_harness.reports.causes import cause_of, causes, failures_line, headline
+from registry_harness.reports.expectations import (
+    ExpectationsError,
+    apply_expectations,
+    check_key,
+    load_expectations,
+)
+from registry_harness.reports.model import verdict_of
+from registry_harness.reports.text import skipped_block, summary_line
+from registry_harness.target import TargetError, probe_answer
 
 pytest_plugins = ["conformance.fixtures"]
 
@@ -40,6 +59,7 @@ MESSAGE_LIMIT = 8000
 
 _WARNINGS_KEY = pytest.StashKey[rules.Warnings]()
 _STATE_KEY = pytest.StashKey["RunState"]()
+_BUDGET_KEY = pytest.StashKey[guard.Budget]()
 
 
 class RunState:
@@ -53,6 +73,12 @@ class RunState:
         self.cleanup: dict[str, int] | None = None
         self.config_error: str | None = None
         self.clients: dict[str, dict] = {}  # real client name -> {"version", "reason"} (clients area)
+        self.planned: dict[str, dict] = {}  # every selected check, so those that never ran are reported
+        self.root_cause: str = ""  # unreachable, or /v2/ not a registry's: the first line of every summary
+        self.unreachable: str = ""  # nothing usable answers /v2/: no check runs
+        self.stopped: str = ""  # why the run ended early (Ctrl-C, SIGTERM)
+        self.sigterm_taken = False
+        self.foreign = False  # tests other than conformance checks ran in this session
 
     def absorb(self, nodeid: str, info: dict) -> None:
         """Merge one phase's verdict into the check's result (setup → call → teardown)."""
@@ -80,6 +106,17 @@ class RunState:
         check.exchanges = list(info.get("exchanges", []))
         check.exchanges_count = info.get("exchanges_count", 0)
         check.curl = info.get("curl", "")
+        check.cause = info.get("cause", "")
+
+    def mark_not_run(self, reason: str) -> None:
+        """Every planned check without a verdict becomes ``not-run`` with ``reason``."""
+        for nodeid, info in self.planned.items():
+            check = self.checks.get(nodeid)
+            if check is None or not check.status:
+                check = check or CheckResult(id=nodeid, name=info["name"], area=info["area"], rule=info["rule"],
+                                             level=info["level"], text=info["text"], status="")
+                check.status, check.reason = guard.NOT_RUN, reason
+                self.checks[nodeid] = check
 
     def result(self, settings) -> RunResult:
         order = {area: i for i, area in enumerate(rules.AREAS)}
@@ -89,42 +126,22 @@ class RunState:
             extra["cleanup"] = self.cleanup
         if self.clients:
             extra["clients"] = client_verdicts(checks, self.clients)
+        if self.root_cause:
+            extra["root_cause"] = self.root_cause
         config = settings.redacted()
         target = dict(config.pop("target") or {"url": "(embedded reference server)"})
         target.update(config)
-        return RunResult(TOOL, target, self.started.isoformat(timespec="seconds"),
-                         time.monotonic() - self.t0, checks, extra)
+        run = RunResult(TOOL, target, self.started.isoformat(timespec="seconds"),
+                        time.monotonic() - self.t0, checks, extra)
+        if settings.expectations is not None:
+            apply_expectations(run, settings.expectations, settings.strict)
+        return run
 
 
 # -- options and configuration -----------------------------------------------------------------
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("registry-conformance", "registry conformance")
-    group.addoption("--target", dest="conformance_target", default=None,
-                    help="registry under test, host:port or http(s)://host:port "
-                         "(default: TARGET / OCI_REGISTRY / OCI_ROOT_URL, else the embedded reference server)")
-    group.addoption("--tls", dest="conformance_tls", default=None, choices=("enabled", "insecure", "disabled"),
-                    help="TLS mode: verified https, unverified https, or plain http (default from OCI_TLS)")
-    group.addoption("--conformance-strict", dest="conformance_strict", action="store_true", default=False,
-                    help="treat SHOULD warnings as failures (pytest's own --strict does the same)")
-    group.addoption("--judge", dest="conformance_judge", default="all", choices=rules.JUDGES,
-                    help="'oci': judge by the OCI documents alone; a rule only the Docker Registry HTTP API V2 "
-                         "states is then a warning (default 'all')")
-    group.addoption("--skip-cleanup", dest="conformance_skip_cleanup", action="store_true", default=False,
-                    help="leave the repositories, manifests and blobs the run created")
-    group.addoption("--list", dest="conformance_list", action="store_true", default=False,
-                    help="list the checks (id, area, rule, level, text) without running them")
-    group.addoption("--results-dir", dest="conformance_results_dir", default=None,
-                    help=f"where junit.xml, report.html and results.json go (default {DEFAULT_RESULTS_DIR}/)")
-    group.addoption("--disable", dest="conformance_disable", action="append", default=[], metavar="AREA",
-                    help="switch an area off (its checks are reported as disabled); repeatable")
-    group.addoption("--request-timeout", dest="conformance_request_timeout", type=float, default=30.0,
-                    metavar="SECONDS", help="how long one request may take (default 30); after "
-                    "3 timeouts in a row the registry counts as stopped and the remaining checks fail fast")
-    group.addoption("--run-id", dest="conformance_run_id", default=None,
-                    help="id used in repository names (default: random)")
-    group.addoption("--embedded-target", dest="conformance_embedded", action="store_true", default=False,
-                    help="(set by the CLI) the target is the embedded reference server")
+    add_to_pytest(parser.getgroup("registry-conformance", "registry conformance"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -145,10 +162,15 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings.disabled = disabled_areas(config.option.conformance_disable)
         settings.target = resolve_target(config.option.conformance_target, config.option.conformance_tls)
-    except ConfigurationError as exc:
+        if config.option.conformance_expect:
+            settings.expectations = load_expectations(config.option.conformance_expect)
+    except (ConfigurationError, ExpectationsError) as exc:
         # reported when a check first needs the target, so unrelated pytest runs are not affected
         state.config_error = str(exc)
     config.pluginmanager.register(_Reporter(config, state), "registry-conformance-reporter")
+    started = (workerinput or {}).get("conformance_started")
+    config.stash[_BUDGET_KEY] = guard.Budget(config.option.conformance_check_timeout,
+                                             config.option.conformance_run_timeout, started)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "registry-conformance-xdist")
 
@@ -159,6 +181,16 @@ class _XdistHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:  # noqa: ANN001 - xdist's WorkerController
         node.workerinput["conformance_run_id"] = settings_of(node.config).run_id
+        node.workerinput["conformance_started"] = node.config.stash[_BUDGET_KEY].started
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:  # noqa: ANN001
+        """The controller never collects: learn the planned checks from the first worker's ids."""
+        state = node.config.stash[_STATE_KEY]
+        for nodeid in ids:
+            if nodeid.startswith("conformance/checks/") or "/checks/test_" in nodeid:
+                state.planned.setdefault(nodeid, _planned_from_id(nodeid))
+        _take_sigterm(node.config, state)
 
 
 def _is_check(item: pytest.Item) -> bool:
@@ -190,35 +222,108 @@ def check_listing(items: list[pytest.Item]) -> list[tuple[str, str, str, str, st
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash[_STATE_KEY]
+    for item in session.items:  # after deselection: what this run means to run
+        if _is_check(item):
+            rule = item.get_closest_marker("rule").args[0]
+            state.planned[item.nodeid] = {"name": item.name, "area": rule.area, "rule": rule.id,
+                                          "level": rule.level, "text": rule.text}
+    _take_sigterm(session.config, state)
     if not session.config.option.conformance_list:
         return
     rows = check_listing(session.items)
     writer = session.config.get_terminal_writer()
-    writer.line()
-    for nodeid, area, rule_id, level, text, doc in rows:
-        writer.line(f"{nodeid}\t{area}\t{rule_id}\t{level}\t{text}\t{doc}")
-    writer.line(f"{len(rows)} checks")
+    try:
+        writer.line()
+        for nodeid, area, rule_id, level, text, doc in rows:
+            writer.line(f"{nodeid}\t{area}\t{rule_id}\t{level}\t{text}\t{doc}")
+        writer.line(f"{len(rows)} checks")
+        writer.flush()
+    except BrokenPipeError:  # `--list | head`: the reader has all it wanted
+        reader_gone()
+
+
+def pytest_internalerror(excinfo: pytest.ExceptionInfo) -> bool | None:
+    """A closed stdout (``| head``) is no defect of the harness: no traceback, the reports are still written."""
+    if isinstance(excinfo.value, BrokenPipeError):
+        reader_gone()
+        return True
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if session.config.option.conformance_list:
         return True  # listed, not run
+    state = session.config.stash[_STATE_KEY]
+    controller = getattr(session.config, "workerinput", None) is None
+    if controller and (state.planned or session.config.option.conformance_target):
+        _preflight(session.config, state)
+        if state.unreachable:
+            state.mark_not_run(f"the registry is unreachable: {state.unreachable}")
+            session.testsfailed = len(state.planned)
+            return True  # nothing can run; the reports say so
     return None
+
+
+def _preflight(config: pytest.Config, state: RunState) -> None:
+    """GET /v2/ once, bounded: unreachable stops the run; an answer unlike a registry's becomes its headline."""
+    settings = settings_of(config)
+    if settings.target is None or settings.embedded:
+        return
+    if config.option.conformance_preflight_error:  # the CLI probed already
+        state.unreachable = state.root_cause = config.option.conformance_preflight_error
+        return
+    timeout = min(config.option.conformance_request_timeout or PREFLIGHT_TIMEOUT, PREFLIGHT_TIMEOUT)
+    try:
+        answer = probe_answer(settings.target, timeout)
+    except TargetError as exc:
+        state.unreachable = state.root_cause = str(exc)
+        return
+    state.root_cause = answer.not_a_registry() or ""
+
+
+def _take_sigterm(config: pytest.Config, state: RunState) -> None:
+    """In a process that runs checks (not a worker), SIGTERM stops the run like Ctrl-C: reports still written."""
+    if state.planned and not state.sigterm_taken and getattr(config, "workerinput", None) is None:
+        state.sigterm_taken = True
+        config.add_cleanup(guard.handle_sigterm())
+
+
+def _planned_from_id(nodeid: str) -> dict:
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py").removeprefix("test_")
+    return {"name": nodeid.rsplit("::", 1)[-1], "area": module if module in rules.AREAS else "", "rule": "",
+            "level": "", "text": ""}
 
 
 # -- verdicts ------------------------------------------------------------------------------------
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    budget = item.config.stash[_BUDGET_KEY]
     if _is_check(item):
         recorder_of(item.config).begin(item.nodeid)
         settings = settings_of(item.config)
         item.stash[_WARNINGS_KEY] = rules.begin_check(settings.strict, settings.judge)
+        budget.arm()
     try:
         return (yield)
     finally:
+        budget.disarm()
         recorder_of(item.config).end()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    budget = item.config.stash[_BUDGET_KEY]
+    if _is_check(item) and budget.exhausted:
+        budget.disarm()
+        pytest.skip(guard.NOT_RUN_PREFIX + budget.not_run_reason())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    item.config.stash[_BUDGET_KEY].disarm()  # teardown (and the run's cleanup) has budgets of its own
 
 
 @pytest.hookimpl(wrapper=True)
@@ -236,9 +341,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         "client": next((value for key, value in item.user_properties if key == "client"), None),
     }
     warnings = item.stash[_WARNINGS_KEY].messages if _WARNINGS_KEY in item.stash else []
+    if call.when == "call":
+        item.config.stash[_BUDGET_KEY].disarm()
+    exc = call.excinfo.value if call.excinfo is not None else None
+    unanswered = _unanswered(recorder_of(item.config).exchanges) if call.when == "call" else None
     if report.skipped:
         reason = _skip_reason(report)
-        if reason.startswith(rules.DISABLED_PREFIX):
+        if reason.startswith(guard.NOT_RUN_PREFIX):
+            info.update(status=guard.NOT_RUN, reason=reason.removeprefix(guard.NOT_RUN_PREFIX))
+        elif reason.startswith(rules.DISABLED_PREFIX):
             info.update(status="disabled", reason=reason.removeprefix(rules.DISABLED_PREFIX))
         else:
             info.update(status="skip", reason=reason.removeprefix(rules.UNSUPPORTED_PREFIX))
@@ -249,10 +360,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.longrepr = (str(item.path), 0, f"Skipped: {rules.UNSUPPORTED_PREFIX}{reason}")
         info.update(status="skip", reason=reason)
     elif report.failed:
-        exc = call.excinfo.value if call.excinfo is not None else None
-        status = "fail" if exc is None or isinstance(exc, REGISTRY_FAULTS + (pytest.fail.Exception,)) else "error"
+        faults = REGISTRY_FAULTS + (pytest.fail.Exception, guard.BudgetExceeded)
+        status = "fail" if exc is None or isinstance(exc, faults) else "error"
         message = _message(exc, report, status)
-        if status == "fail" and rule.doc == rules.DOCKER and settings.judge == "oci" and call.when == "call":
+        no_answer = isinstance(exc, RegistryError | requests.RequestException | guard.BudgetExceeded)
+        if isinstance(exc, guard.BudgetExceeded) and CLIENT_KEY in item.config.stash:
+            item.config.stash[CLIENT_KEY].timeouts_in_a_row += 1  # stopped waiting: as good as a timeout
+        if status == "fail" and rule.doc == rules.DOCKER and settings.judge == "oci" and call.when == "call" \
+                and not no_answer:  # a request without an answer is never a pass, whatever the document
             # judged by OCI alone, a rule only the Docker document states is a warning, not a failure
             warnings = [*warnings, f"{message}\n({rules.DOCKER} rule; --judge oci: warning)"]
             report.outcome = "passed"
@@ -261,6 +376,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         else:
             info.update(status=status, message=mask_text(message, secrets)[:MESSAGE_LIMIT])
             info["curl"] = _curl_for(exc, recorder_of(item.config).exchanges, secrets)
+    elif call.when == "call" and unanswered is not None:
+        # it would pass, but one of its requests got no usable answer: what it checked is unknown
+        message = f"a request of this check got no usable answer: {unanswered.method} " \
+                  f"{mask_url(unanswered.url)}: {unanswered.error}"
+        report.outcome = "failed"
+        report.longrepr = message
+        info.update(status="fail", message=mask_text(message, secrets)[:MESSAGE_LIMIT],
+                    curl=mask_text(unanswered.curl(), secrets))
     elif call.when == "call":
         info["status"] = "pass"
     if call.when == "call" or info["status"] in ("fail", "error", "skip", "disabled"):
@@ -269,6 +392,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         info["exchanges_count"] = len(exchanges)
         if info["status"] in ("fail", "error") or warnings:
             info["exchanges"] = [e.to_dict(secrets) for e in exchanges]
+        if info["status"] in ("fail", "error"):
+            failing = _failing_exchange(exc, exchanges) if unanswered is None or exc is not None else unanswered
+            info["cause"] = cause_of(failing.to_dict(secrets) if failing else None, str(info.get("message", "")))
     report.conformance = info
     return report
 
@@ -311,19 +437,30 @@ def _message(exc: BaseException | None, report: pytest.TestReport, status: str) 
     return text or f"{type(exc).__name__} (no message)"
 
 
-def _curl_for(exc: BaseException | None, exchanges: list, secrets: tuple[str | None, ...]) -> str:
-    """The reproduce line of the exchange that failed (the one named by the error, else the last)."""
+def _failing_exchange(exc: BaseException | None, exchanges: list):  # noqa: ANN202 - Exchange | None
+    """The exchange that failed: the one named by the error, else the last without an answer, else the last."""
     if not exchanges:
-        return ""
-    chosen = exchanges[-1]
+        return None
     response = getattr(exc, "response", None) if isinstance(exc, UnexpectedResponse) else None
     if response is not None and response.request is not None:
         wanted = (response.request.method, mask_url(response.request.url or ""))
         for exchange in reversed(exchanges):
             if (exchange.method, mask_url(exchange.url)) == wanted:
-                chosen = exchange
-                break
-    return mask_text(chosen.curl(), secrets)
+                return exchange
+    if isinstance(exc, RegistryError | requests.RequestException):
+        return next((e for e in reversed(exchanges) if e.error), exchanges[-1])
+    return exchanges[-1]
+
+
+def _unanswered(exchanges: list):  # noqa: ANN202 - Exchange | None
+    """The first exchange of a check that got no usable answer (transport error, too large, too slow)."""
+    return next((e for e in exchanges if e.error), None)
+
+
+def _curl_for(exc: BaseException | None, exchanges: list, secrets: tuple[str | None, ...]) -> str:
+    """The reproduce line of the exchange that failed (the one named by the error, else the last)."""
+    chosen = _failing_exchange(exc, exchanges)
+    return mask_text(chosen.curl(), secrets) if chosen is not None else ""
 
 
 # -- reports -------------------------------------------------------------------------------------
@@ -345,12 +482,18 @@ class _Reporter:
         info = getattr(report, "conformance", None)
         if info is not None:
             self.state.absorb(report.nodeid, info)
+        else:
+            self.state.foreign = True  # a test that is no check ran too: pytest's own count stays
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config, state = self.config, self.state
         if CLEANUP_KEY in config.stash:
             state.cleanup = dict(config.stash[CLEANUP_KEY].report)
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            state.stopped = state.stopped or "the run was interrupted (Ctrl-C or SIGTERM)"
+        if getattr(config, "workerinput", None) is None:
+            state.mark_not_run(state.stopped or "the run ended before this check ran")
         if not _wants_reports(config, state):
             return
         settings = settings_of(config)
@@ -368,21 +511,16 @@ class _Reporter:
         run = state.result(settings)
         tr = terminalreporter
         tr.section("registry conformance")
+        first = headline(run)
+        if first:  # the root cause, before anything else
+            tr.write_line(first, red=True, bold=True)
         where = " [embedded reference server]" if settings.embedded else ""
         tr.write_line(f"target: {run.target.get('url')}{where}  (tls {run.target.get('tls', '-')}, "
                       f"{'strict: SHOULD = failure' if settings.strict else 'SHOULD = warning'})")
-        for check in run.checks:
-            if check.status in ("fail", "error"):
-                tr.write_line("")
-                tr.write_line(f"{check.status.upper()} {check.id}", red=True, bold=True)
-                tr.write_line(f"  rule {check.rule} ({check.level}, {check.area}): {check.text}")
-                if check.doc and check.doc != rules.OCI_1_1:
-                    tr.write_line(f"  from: {check.doc}")
-                for line in check.message.splitlines()[:12]:
-                    tr.write_line(f"  {line}")
-                if check.curl:
-                    tr.write_line(f"  reproduce: {check.curl}")
-        warned = [c for c in run.checks if c.warnings and c.status not in ("fail", "error")]
+        expect_file = settings.expectations.path if settings.expectations else None
+        _write_failures(tr, run, expect_file)
+        warned = [c for c in run.checks if c.warnings and c.status not in ("fail", "error")
+                  and c.expectation != "expected"]
         if warned:
             tr.write_line("")
             for check in warned:
@@ -395,14 +533,93 @@ class _Reporter:
             for check in unchecked:
                 tr.write_line(f"UNCHECKED {check.id}: {check.reason.removeprefix(rules.UNCHECKED_PREFIX)}",
                               yellow=True)
+        _write_expectations(tr, run, expect_file)
+        hint = ("the embedded server runs without auth; --server-arg=--auth=token checks auth against it"
+                if settings.embedded else "point the suite at a registry that requires a login (USERNAME=.. "
+                "PASSWORD=..) to check auth")
+        hints = {rules.NO_AUTH: hint}
+        block = skipped_block(run, hints)
+        if block:
+            tr.write_line("")
+            for line in block:
+                tr.write_line(line)
         tr.write_line("")
         for line in summary_table(run).splitlines():
             tr.write_line(line)
         if run.extra.get("clients"):
             tr.write_line(f"clients: {clients_line(run.extra['clients'])}")
         if state.cleanup and state.cleanup.get("failed"):
-            tr.write_line(f"cleanup: {state.cleanup['failed']} objects could not be deleted", yellow=True)
+            tr.write_line(f"cleanup: {state.cleanup['failed']} objects this run created could not be deleted",
+                          yellow=True)
+        if state.cleanup and state.cleanup.get("left"):
+            tr.write_line(f"cleanup: stopped ({state.cleanup.get('skipped_reason')}); {state.cleanup['left']} "
+                          "objects were not looked up, some may remain", yellow=True)
         for kind, path in state.paths.items():
             tr.write_line(f"{kind:>5}: {path}")
         if state.config_error:
             tr.write_line(state.config_error, red=True)
+        counts = run.counts()
+        if counts["total"] and not counts["pass"]:
+            tr.write_line("note: no check passed (every selected check was skipped or disabled)", yellow=True)
+        if not state.foreign:
+            # the harness's own count is the last line, in place of pytest's (which counts failed
+            # setups as "errors" and disabled checks as "skipped", contradicting the table above)
+            line = summary_line(run, len(tr.stats.get("deselected", [])))
+            tr.summary_stats = lambda: tr.write_line(line, red=run.failed, green=not run.failed, bold=True)
+
+
+SHOWN_PER_CAUSE = 10
+
+
+def _write_failures(tr, run: RunResult, expect_file: str | None) -> None:  # noqa: ANN001
+    """Failures grouped by cause, the biggest first: the cause, one example in full (rule, message,
+    curl), then every other check of that cause on one line each (all of them are in the reports)."""
+    found = causes(run)
+    if not found:
+        return
+    if len(found) > 1 or len(found[0].checks) > 1:
+        tr.write_line("")
+        tr.write_line(failures_line(run).split(";", 1)[0].split(":", 1)[0] + ", biggest first:", bold=True)
+    for number, cause in enumerate(found, 1):
+        tr.write_line("")
+        if len(found) > 1 or len(cause.checks) > 1:
+            tr.write_line(f"cause {number} ({len(cause.checks)} check{'s' if len(cause.checks) > 1 else ''}): "
+                          f"{cause.text}", red=True)
+        check = cause.example
+        tr.write_line(f"{check.status.upper()} {check.id}", red=True, bold=True)
+        tr.write_line(f"  rule {check.rule} ({check.level}, {check.area}): {check.text}")
+        if expect_file:
+            tr.write_line(f"  new: not a known deviation in {expect_file}")
+        for line in check.message.splitlines()[:12]:
+            tr.write_line(f"  {line}")
+        if check.curl:
+            tr.write_line(f"  reproduce: {check.curl}")
+        others = cause.checks[1:]
+        for other in others[:SHOWN_PER_CAUSE]:
+            tr.write_line(f"{other.status.upper()} {other.id}  (rule {other.rule}, {other.level})", red=True)
+        if len(others) > SHOWN_PER_CAUSE:
+            tr.write_line(f"  … and {len(others) - SHOWN_PER_CAUSE} more of this cause (every check is in the "
+                          "reports)")
+
+
+def _write_expectations(tr, run: RunResult, expect_file: str | None) -> None:  # noqa: ANN001
+    """Known deviations met (a line per expected failure or warning; skips are counted, and grouped
+    under "skipped, and why") and those that no longer hold, which fail the run."""
+    expected = [c for c in run.checks if c.expectation == "expected"]
+    stale = [c for c in run.checks if c.expectation == "stale"]
+    if not expect_file or not (expected or stale):
+        return
+    kinds: dict[str, int] = {}
+    for check in expected:
+        kinds[verdict_of(check)] = kinds.get(verdict_of(check), 0) + 1
+    tally = ", ".join(f"{n} {v}" for v, n in kinds.items())
+    tr.write_line("")
+    tr.write_line(f"known deviations ({expect_file}): {len(expected)} as expected"
+                  + (f" ({tally})" if tally else "") + f", {len(stale)} no longer hold")
+    for check in expected:
+        if verdict_of(check) != "skip":
+            reason = check.expected.get("reason", "")
+            tr.write_line(f"  expected {verdict_of(check):<5} {check_key(check.id)}: {reason}")
+    for check in stale:
+        tr.write_line(f"STALE {check.id}: recorded as {check.expected['status']}, now {verdict_of(check)}; "
+                      f"update {expect_file}", red=True, bold=True)

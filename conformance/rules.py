@@ -34,6 +34,7 @@ AREAS = ("base", "push", "pull", "seed", "discovery", "manifests", "management",
 UNSUPPORTED_PREFIX = "unsupported: "
 DISABLED_PREFIX = "disabled: "
 UNCHECKED_PREFIX = "unchecked: "
+NO_AUTH = "registry does not require authentication"  # why the auth area skips (the terminal adds a hint)
 
 F = TypeVar("F", bound=Callable[..., object])
 

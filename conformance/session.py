@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from registry_harness.reports.expectations import Expectations
 from registry_harness.target import Target, TargetError, probe, short_cause, target_from_env
 
 DEFAULT_RESULTS_DIR = Path("results") / "conformance"
@@ -43,6 +44,7 @@ class Settings:
     disabled: dict[str, str] = field(default_factory=dict)  # area -> why it is switched off
     run_id: str = ""
     embedded: bool = False  # the target is the embedded reference server
+    expectations: Expectations | None = None  # known deviations (--expect FILE)
 
     def redacted(self) -> dict[str, object]:
         """The run configuration as echoed in reports: no secret ever appears."""
@@ -54,6 +56,7 @@ class Settings:
             "skip_cleanup": self.skip_cleanup,
             "disabled_areas": dict(self.disabled),
             "run_id": self.run_id,
+            **({"expectations": self.expectations.path} if self.expectations else {}),
         }
 
 

@@ -19,11 +19,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from load import slo, summary
+from load import seeding, slo, summary
 from load.images import SIZE_CHOICES, parse_size
 from load.recorder import HTTP_METHODS
 from registry_harness.processes import free_port, stop_process
-from registry_harness.target import TLS_MODES, Target, TargetError, parse_target, probe, target_from_env
+from registry_harness.target import TLS_MODES, Target, TargetError, parse_target, probe_answer, target_from_env
 
 PROFILES = ("pull", "push", "mixed", "browse", "herd", "resolve")
 SHAPES = ("step", "spike", "soak")
@@ -264,14 +264,21 @@ def embedded_reference() -> Iterator[str]:
         yield server.url
 
 
+class Misbehaving(RuntimeError):
+    """The target answers, but not as a registry: exit 1 (the registry failed), not 2 (configuration)."""
+
+
 def preflight(target: Target) -> None:
-    """ConfigError unless the target's /v2/ answers like a registry (200 or 401)."""
+    """ConfigError when nothing usable answers /v2/; Misbehaving when the answer is not a registry's."""
     try:
-        status = probe(target)
+        answer = probe_answer(target)
     except TargetError as exc:
         raise ConfigError(str(exc)) from None
-    if status not in (200, 401):
-        raise ConfigError(f"{target.base_url}/v2/ answered {status}: not a registry API root")
+    cause = answer.not_a_registry()
+    if cause is None and answer.status not in (200, 401):
+        cause = f"{target.base_url}/v2/ answered {answer.status}: not a registry API root"
+    if cause:
+        raise Misbehaving(cause)
 
 
 @dataclass
@@ -288,10 +295,12 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     """Run locust for ``config`` against ``url`` (bounded), then re-check the gates from the summary."""
     folder = config.folder
     folder.mkdir(parents=True, exist_ok=True)
-    stale = folder / "details.json"
-    if stale.exists():
-        stale.unlink()
-    preflight(config.target if config.target and config.target.base_url == url else parse_target(url))
+    for name in ("details.json", seeding.FAILURE_FILE):
+        (folder / name).unlink(missing_ok=True)
+    try:
+        preflight(config.target if config.target and config.target.base_url == url else parse_target(url))
+    except Misbehaving as exc:
+        return RunResult(1, None, [], str(exc))
     command = locust_command(config, url)
     limit = config.run_time + SETUP_ALLOWANCE
     stdout = subprocess.DEVNULL if config.quiet else None
@@ -299,8 +308,12 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     try:
         code = process.wait(timeout=limit)
     except subprocess.TimeoutExpired:
-        stop_process(process, STOP_GRACE)
-        return RunResult(1, None, [], f"locust did not finish within {limit:.0f}s and was stopped")
+        stop_process(process, STOP_GRACE)  # SIGTERM first: Locust's quitting handler still writes its summary
+        return RunResult(1, None, [], f"locust did not finish within {limit:.0f}s and was stopped"
+                         + _stall_cause(folder))
+    failed_seeding = seeding.read_failure(folder)
+    if failed_seeding:
+        return RunResult(1, None, [], f"seeding failed: {failed_seeding}")
     try:
         details = summary.read(folder)
     except (OSError, ValueError):
@@ -312,10 +325,26 @@ def run(config: RunConfig, url: str, out=sys.stdout) -> RunResult:
     gates = slo.evaluate(details["totals"], config.gates)
     failed = [g for g in gates if not g.passed]
     if failed:
-        return RunResult(1, details, gates, "; ".join(g.line() for g in failed))
+        errors = details.get("errors") or {}
+        cause = max(errors.items(), key=lambda kv: kv[1], default=None)  # the most frequent error names the cause
+        note = f"; most frequent failure ({cause[1]}x): {cause[0]}" if cause else ""
+        return RunResult(1, details, gates, "; ".join(g.line() for g in failed) + note)
     if code not in (0, None):
         return RunResult(1, details, gates, f"locust exited with {code}")
     return RunResult(0, details, gates)
+
+
+def _stall_cause(folder: Path) -> str:
+    """What the stopped run had seen: failed seeding, or its most frequent failure (request and reason)."""
+    seeded = seeding.read_failure(folder)
+    if seeded:
+        return f"; seeding failed: {seeded}"
+    try:
+        errors = summary.read(folder).get("errors") or {}
+    except (OSError, ValueError):
+        return "; it wrote no summary (no request completed)"
+    cause = max(errors.items(), key=lambda kv: kv[1], default=None)
+    return f"; most frequent failure ({cause[1]}x): {cause[0]}" if cause else "; no request had failed"
 
 
 TABLE_HEADER = ("type", "name", "reqs", "fails", "req/s", "MB/s", "p50 ms", "p95 ms", "p99 ms")

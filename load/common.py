@@ -315,7 +315,7 @@ def _on_init(environment, **_kw) -> None:
 
 
 def _seed(environment) -> None:
-    """Push what the profiles read; a failure ends the process as a setup error (exit 2)."""
+    """Push what the profiles read; a failure ends the process (exit 1) naming status, reason and request."""
     settings = STATE.settings
     client = plain_client()
     started = time.monotonic()
@@ -324,11 +324,12 @@ def _seed(environment) -> None:
             if not settings.pre_seeded:
                 STATE.pushed.extend(cls.seed(client, settings))
             cls.prepare(settings)
-    except Exception as exc:  # noqa: BLE001 - any seeding failure ends the run as a setup error
-        text = str(exc).strip().splitlines()
-        sys.stderr.write(f"registry-load: seeding failed: {text[0] if text else type(exc).__name__}\n")
+    except Exception as exc:  # noqa: BLE001 - any seeding failure ends the run: the registry misbehaved
+        cause = seeding.failure_cause(exc)
+        sys.stderr.write(f"registry-load: seeding failed: {cause}\n")
+        seeding.write_failure(results_dir(environment), cause)
         _cleanup()
-        sys.exit(2)
+        sys.exit(1)
     log.info("seeded %d images in %.1fs (run id %s)", len(STATE.pushed), time.monotonic() - started,
              settings.run_id)
 

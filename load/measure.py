@@ -11,24 +11,19 @@ against the request that caused it.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import requests
 
 from load.transport import FastSession
+from registry_harness.exchange import endpoint_name
 
 # emit(request_type, name, response_time_ms, received=0, sent=0, error=None)
 Emit = Callable[..., None]
 
-_REPO_PATH = re.compile(
-    r"^/v2/(?P<name>.+?)/(?P<kind>blobs/uploads|blobs|manifests|tags/list|referrers)(?:/(?P<ref>.*))?$"
-)
 NAME_CACHE = 4096
-_KIND_PLACEHOLDER = {"blobs": "[digest]", "manifests": "[reference]", "referrers": "[digest]"}
 
 
 class CheckFailed(AssertionError):
@@ -37,30 +32,6 @@ class CheckFailed(AssertionError):
 
 class Unsupported(Exception):
     """The registry validly declined an optional feature (catalog off, …): not a failure, not a success."""
-
-
-def endpoint_name(method: str, url: str) -> str:
-    """The endpoint template a request belongs to, e.g. ``GET /v2/[name]/blobs/[digest]``."""
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    method = method.upper()
-    if path in ("/v2", "/v2/"):
-        return f"{method} /v2/"
-    if path.startswith("/v2/_catalog"):
-        return f"{method} /v2/_catalog"
-    match = _REPO_PATH.match(path)
-    if not match:
-        return f"{method} {path}"
-    kind, ref = match.group("kind"), match.group("ref")
-    if kind == "blobs/uploads":
-        if ref:
-            return f"{method} /v2/[name]/blobs/uploads/[uuid]"
-        query = parts.query or ""
-        suffix = "?mount" if "mount=" in query else "?digest" if "digest=" in query else ""
-        return f"{method} /v2/[name]/blobs/uploads/{suffix}"
-    if kind == "tags/list":
-        return f"{method} /v2/[name]/tags/list"
-    return f"{method} /v2/[name]/{kind}/{_KIND_PLACEHOLDER[kind]}"
 
 
 def body_length(data: object) -> int:

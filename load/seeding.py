@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from load.images import IMAGE_SIZES, seeded_image
 from load.workloads import Pushed
@@ -31,6 +32,28 @@ def seed_pull_images(client: RegistryClient, run_id: str, prefix: str, labels: I
         client.push_image(seeded.repo, seeded.image, reference=seeded.tag)
         pushed.append(Pushed(seeded.repo, seeded.digest, [b.digest for b in seeded.image.blobs]))
     return pushed
+
+
+FAILURE_FILE = "seeding-failed.txt"
+
+
+def failure_cause(exc: BaseException) -> str:
+    """One line naming why seeding failed: the request, the status and the body, or the transport error."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return "; ".join(lines)[:600] if lines else type(exc).__name__
+
+
+def write_failure(folder: Path, cause: str) -> None:
+    """Leave the cause where the runner finds it (the Locust process ends before any summary)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / FAILURE_FILE).write_text(cause + "\n", encoding="utf-8")
+
+
+def read_failure(folder: Path) -> str | None:
+    try:
+        return (folder / FAILURE_FILE).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def browse_repo_names(run_id: str, prefix: str, count: int) -> list[str]:

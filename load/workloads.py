@@ -17,7 +17,7 @@ import requests
 from load.images import SeededImage, image_for_layer, layer_factory
 from load.measure import CheckFailed, Measure, MeasuredSession, Unsupported
 from registry_harness import spec
-from registry_harness.client import RegistryClient, parse_link_header
+from registry_harness.client import PageTrail, RegistryClient, UnexpectedResponse, parse_link_header
 from registry_harness.digests import digest_of, parse_digest
 
 READ_CHUNK = 1024 * 1024
@@ -164,8 +164,8 @@ def browse_pages(client: RegistryClient, first: requests.Response, key: str) -> 
     """Follow ``Link: rel="next"`` from ``first`` (bounded), each page checked; all ``key`` entries."""
     items: list[str] = []
     response = first
-    seen = set()
-    for _ in range(MAX_BROWSE_PAGES):
+    trail = PageTrail(first)
+    for number in range(1, MAX_BROWSE_PAGES + 1):
         expect_status(client, response, 200)
         try:
             page = response.json().get(key) or []
@@ -176,10 +176,13 @@ def browse_pages(client: RegistryClient, first: requests.Response, key: str) -> 
         if not links:
             return items
         url = client.url(requests.compat.urljoin(response.url, links[0].url))
-        if url in seen:
-            raise CheckFailed("Link header loops back to an earlier page")
-        seen.add(url)
-        response = client.request("GET", url)
+        try:  # the first page that loops back or repeats an earlier one ends the walk
+            trail.follow(url, number)
+            response = client.request("GET", url)
+            if response.status_code == 200:
+                trail.arrived(response, number + 1)
+        except UnexpectedResponse as exc:
+            raise CheckFailed(str(exc)) from None
     raise CheckFailed(f"more than {MAX_BROWSE_PAGES} pages")
 
 

@@ -7,6 +7,7 @@ return the raw responses so checks can judge every header themselves.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,18 +28,26 @@ from registry_harness.auth import (
     parse_challenges,
     repository_scope,
 )
-from registry_harness.digests import digest_of, verify
+from registry_harness.digests import digest_of
 from registry_harness.exchange import BODY_PREVIEW, Exchange
 from registry_harness.paths import Endpoint
 from registry_harness.redact import mask_text, mask_url
 from registry_harness.target import Target, quiet_if_insecure
 
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 10.0
 RATE_LIMIT_RETRIES = 3
 MAX_RETRY_WAIT = 10.0  # a Retry-After longer than this is not waited out: the 429 is returned
 DEFAULT_RETRY_WAIT = 1.0
-MAX_PAGES = 10_000
+MAX_PAGES = 1_000
 SCOPE_CACHE = 1024
+# Every body the client reads is bounded by what the protocol needs; a larger answer ends the
+# request with "answer exceeded N bytes" instead of filling memory.
+MANIFEST_LIMIT = 4 * 1024 * 1024  # the size registries SHOULD accept (the harness pushes more to test it)
+DOCUMENT_LIMIT = MANIFEST_LIMIT + 1024 * 1024  # JSON documents, manifests, error bodies: limit plus margin
+LISTING_LIMIT = 16 * 1024 * 1024  # tags lists, _catalog and referrers pages
+BLOB_HOLD_LIMIT = 64 * 1024 * 1024  # blobs larger than this are streamed and hashed, never held whole
+READ_CHUNK = 64 * 1024
+LISTINGS = frozenset({Endpoint.CATALOG, Endpoint.TAGS, Endpoint.REFERRERS})
 UPLOAD_MODES = ("monolithic", "single", "streamed", "chunked")
 DEFAULT_ACCEPT = ", ".join(spec.MANIFEST_MEDIA_TYPES[:4])
 _LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
@@ -48,6 +57,59 @@ Recorder = Callable[[Exchange], None]
 
 class RegistryError(RuntimeError):
     """The registry could not be reached or answered in a way the client cannot use."""
+
+
+class AnswerTooLarge(RegistryError):
+    """A body longer than the limit of its kind: the read stopped there."""
+
+
+def body_limit_for(method: str, url: str) -> int:
+    """The most bytes the client reads of an answer to ``method url`` (listings get more room)."""
+    parsed = paths.parse(urlsplit(url).path)
+    if parsed is not None and parsed.endpoint in LISTINGS:
+        return LISTING_LIMIT
+    if parsed is not None and parsed.endpoint is Endpoint.BLOB:
+        return BLOB_HOLD_LIMIT
+    return DOCUMENT_LIMIT
+
+
+def read_bounded(response: requests.Response, limit: int, timeout: float) -> bytes:
+    """Read a ``stream=True`` body into ``response.content``, at most ``limit`` bytes within ``timeout`` s.
+
+    Reads what arrives (``read1``), so a body dripping a byte at a time also ends at the deadline.
+    Raises AnswerTooLarge over the limit and ``requests.Timeout`` past the deadline (the response is
+    closed either way); a broken body raises what requests raises.
+    """
+    if getattr(response, "_content_consumed", False) and isinstance(response._content, bytes):
+        return response._content
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    total = 0
+    raw = response.raw
+    try:
+        while True:
+            if raw is None:
+                break
+            chunk = raw.read1(READ_CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                response._content = b"".join(chunks)[:BODY_PREVIEW]  # a preview for the report
+                response._content_consumed = True
+                raise AnswerTooLarge(f"answer exceeded {limit} bytes")
+            if time.monotonic() > deadline:
+                raise requests.Timeout(f"answer not complete after {timeout:g} s ({total} bytes arrived)")
+    except (AnswerTooLarge, requests.Timeout):
+        response.close()
+        raise
+    except Exception as exc:  # noqa: BLE001 - urllib3/socket errors while reading, as requests names them
+        response.close()
+        raise requests.ConnectionError(_one_line(exc)) from exc
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+    return response._content
 
 
 class UnexpectedResponse(AssertionError):
@@ -77,6 +139,39 @@ def parse_link_header(value: str | None) -> list[Link]:
                 rel = val.strip().strip('"')
         links.append(Link(match.group(1), rel))
     return links
+
+
+class PageTrail:
+    """The pages a ``Link`` walk has met, to stop it at the first loop or repeated page.
+
+    A Link back to an earlier page is a loop; a page whose body equals an earlier page's makes no
+    progress (an endless chain of new URLs serving the same page). Both raise UnexpectedResponse
+    naming the page, so a broken pagination ends in milliseconds, not after thousands of pages.
+    """
+
+    def __init__(self, first: requests.Response) -> None:
+        self.urls = {first.url}
+        self.bodies = {_fingerprint(first): 1}
+
+    def follow(self, url: str, number: int, response: requests.Response | None = None) -> None:
+        """Check the ``next`` URL of page ``number`` before it is requested."""
+        if url in self.urls:
+            raise UnexpectedResponse(f"Link of page {number} loops back to an earlier page: {mask_url(url)}", response)
+        self.urls.add(url)
+
+    def arrived(self, response: requests.Response, number: int) -> None:
+        """Check page ``number`` once it is read: it must not repeat an earlier page."""
+        key = _fingerprint(response)
+        if key in self.bodies:
+            raise UnexpectedResponse(
+                f"page {number} ({mask_url(response.url or '')}) repeats page {self.bodies[key]}: the Link header "
+                "does not advance", response)
+        self.bodies[key] = number
+
+
+def _fingerprint(response: requests.Response) -> str:
+    content = response.content if getattr(response, "_content_consumed", True) else b""
+    return hashlib.sha256(content or b"").hexdigest()
 
 
 def with_query(url: str, params: Iterable[tuple[str, str]] | dict[str, str]) -> str:
@@ -127,6 +222,7 @@ class RegistryClient:
         # After this many timeouts in a row, stop sending: a hung registry fails fast, not for hours.
         self.give_up_after = give_up_after
         self.timeouts_in_a_row = 0
+        self.last_unusable = "timed out"
         self.recorder = recorder
         self.username = username if username is not None else target.username
         self.password = password if password is not None else target.password
@@ -174,11 +270,14 @@ class RegistryClient:
         stream: bool = False,
         allow_redirects: bool = True,
         timeout: float | None = None,
+        body_limit: int | None = None,
         **extra: object,
     ) -> requests.Response:
         """Send one request; authenticate on a 401 when possible; check the status if ``expect``.
 
-        Raises RegistryError when the registry cannot be reached and UnexpectedResponse (an
+        Unless ``stream``, the body is read bounded: ``body_limit`` bytes (default by kind, see
+        ``body_limit_for``) within the timeout. Raises RegistryError when the registry cannot be
+        reached or its answer is unusable (too large, too slow, broken) and UnexpectedResponse (an
         AssertionError whose message carries method, URL, expected and actual status and the
         body) when ``expect`` is given and not met.
         """
@@ -189,22 +288,24 @@ class RegistryClient:
         sent_headers = dict(headers or {})
         if authenticate:
             self._authorize(sent_headers, scope, url)
-        response = self._send(method, url, sent_headers, data, stream, allow_redirects, timeout, extra)
+        limit = body_limit or body_limit_for(method, url)
+        response = self._send(method, url, sent_headers, data, stream, allow_redirects, timeout, extra, limit)
         rewindable = data is None or isinstance(data, bytes | bytearray)
         if response.status_code == 401 and authenticate and rewindable:
             if self._authenticate(response, scope):
                 sent_headers = dict(headers or {})
                 self._authorize(sent_headers, scope, url)
-                response = self._send(method, url, sent_headers, data, stream, allow_redirects, timeout, extra)
+                response = self._send(method, url, sent_headers, data, stream, allow_redirects, timeout, extra,
+                                      limit)
         if response.status_code == 429 and rewindable:
             response = self._after_rate_limit(response, method, url, sent_headers, data, stream, allow_redirects,
-                                              timeout, extra)
+                                              timeout, extra, limit)
         if expect is not None:
             self.check(response, expect)
         return response
 
     def _after_rate_limit(self, response, method, url, headers, data, stream, allow_redirects, timeout,
-                          extra) -> requests.Response:
+                          extra, limit: int = DOCUMENT_LIMIT) -> requests.Response:
         """Honour 429 TOOMANYREQUESTS: wait ``Retry-After`` (1 s when absent or malformed) and send again,
         at most ``rate_limit_retries`` times and never longer than ``max_retry_wait`` per wait; each
         wait is counted in ``rate_limited``. The last answer is returned (a 429 when the limit holds)."""
@@ -216,7 +317,7 @@ class RegistryClient:
             self.rate_limited += 1
             response.close()
             time.sleep(wait)
-            response = self._send(method, url, headers, data, stream, allow_redirects, timeout, extra)
+            response = self._send(method, url, headers, data, stream, allow_redirects, timeout, extra, limit)
         return response
 
     def check(self, response: requests.Response, expect: int | Iterable[int], what: str = "") -> None:
@@ -230,8 +331,8 @@ class RegistryClient:
         """A readable, masked account of a response: request line, expectation, status, body."""
         req = response.request
         try:
-            body = response.content or b""
-        except (requests.RequestException, RuntimeError):
+            body = self.read_body(response, DOCUMENT_LIMIT) or b""
+        except (RegistryError, requests.RequestException, RuntimeError):
             body = b""
         try:
             text = body[:BODY_PREVIEW].decode()
@@ -249,25 +350,60 @@ class RegistryClient:
 
     # -- transport, auth and recording ------------------------------------------------------
 
-    def _send(self, method, url, headers, data, stream, allow_redirects, timeout, extra) -> requests.Response:
+    def read_body(self, response: requests.Response, limit: int | None = None) -> bytes:
+        """The body of a ``stream=True`` response, read bounded (``limit`` bytes, the client's timeout).
+
+        Raises RegistryError naming the request when the body is too large, too slow or broken.
+        """
+        req = response.request
+        where = f"{req.method} {mask_url(req.url or '')}" if req is not None else "answer"
+        try:
+            return read_bounded(response, limit or body_limit_for(req.method or "GET", req.url or ""), self.timeout)
+        except AnswerTooLarge as exc:
+            self.timeouts_in_a_row += 1
+            self.last_unusable = "exceeded their size limit"
+            raise AnswerTooLarge(f"{where}: {exc}") from None
+        except requests.RequestException as exc:
+            if isinstance(exc, requests.Timeout):
+                self.timeouts_in_a_row += 1
+            raise RegistryError(f"{where}: no usable answer from the registry ({_one_line(exc)})") from exc
+
+    def _send(self, method, url, headers, data, stream, allow_redirects, timeout, extra,
+              limit: int = DOCUMENT_LIMIT) -> requests.Response:
         if self.give_up_after and self.timeouts_in_a_row >= self.give_up_after:
-            raise RegistryError(
-                f"{method} {mask_url(url)}: not sent: the registry stopped answering "
-                f"({self.timeouts_in_a_row} requests in a row timed out)"
-            )
+            cause = (f"{method} {mask_url(url)}: not sent: the registry stopped answering "
+                     f"({self.timeouts_in_a_row} requests in a row {self.last_unusable})")
+            self._record(method, url, headers, None, None, time.perf_counter(), stream, error=cause)
+            raise RegistryError(cause)
         started = time.perf_counter()
         body_bytes = bytes(data) if isinstance(data, bytes | bytearray) else None
         # An explicit verify keeps REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from overriding the TLS mode.
         extra.setdefault("verify", self.session.verify)
+        wait = timeout or self.timeout
+        response = None
         try:
+            # always streamed: the body is read here, bounded, never whole by requests
             response = self.session.request(
-                method, url, headers=headers, data=data, stream=stream,
-                allow_redirects=allow_redirects, timeout=timeout or self.timeout, **extra,
+                method, url, headers=headers, data=data, stream=True,
+                allow_redirects=allow_redirects, timeout=wait, **extra,
             )
-        except requests.RequestException as exc:
-            if isinstance(exc, requests.Timeout):
-                self.timeouts_in_a_row += 1
-            self._record(method, url, headers, body_bytes, None, started, stream, error=_one_line(exc))
+            if method == "HEAD":
+                # a HEAD answer has no body; a registry that sends one anyway would be read as the next
+                # answer's status line on a kept-alive connection (a dripping one never ends): never reuse it
+                response.close()
+                response._content, response._content_consumed = b"", True
+            elif not stream:
+                read_bounded(response, limit, wait)
+                done = getattr(self.session, "body_done", None)  # sessions that time whole bodies (load)
+                if done is not None:
+                    done(len(response.content))
+        except (requests.RequestException, AnswerTooLarge) as exc:
+            if isinstance(exc, requests.Timeout | AnswerTooLarge):
+                self.timeouts_in_a_row += 1  # too slow or too large: either way no usable answer came
+                self.last_unusable = "exceeded their size limit" if isinstance(exc, AnswerTooLarge) else "timed out"
+            self._record(method, url, headers, body_bytes, response, started, True, error=_one_line(exc))
+            if isinstance(exc, AnswerTooLarge):
+                raise AnswerTooLarge(f"{method} {mask_url(url)}: {exc}") from None
             raise RegistryError(
                 f"{method} {mask_url(url)}: no usable answer from the registry ({_one_line(exc)})"
             ) from exc
@@ -394,7 +530,13 @@ class RegistryClient:
         params = kwargs.pop("params", None)
         full = with_query(url, params) if params else url
         kwargs.setdefault("verify", self.session.verify)
-        response = self.session.request(method, full, **kwargs)
+        kwargs["stream"] = True
+        try:
+            response = self.session.request(method, full, **kwargs)
+            read_bounded(response, DOCUMENT_LIMIT, float(kwargs.get("timeout") or self.timeout))  # type: ignore[arg-type]
+        except (requests.RequestException, AnswerTooLarge) as exc:
+            self._record(method, full, headers, None, None, started, error=_one_line(exc))
+            raise requests.RequestException(f"token endpoint: {_one_line(exc)}") from None
         self._record(method, full, headers, None, response, started)
         self.last_token_http = response
         return response
@@ -547,19 +689,22 @@ class RegistryClient:
         return self.request("GET", f"/v2/{repo}/referrers/{digest}", params=params, **kw)
 
     def pages(self, first: requests.Response, max_pages: int = MAX_PAGES, **kw: object) -> Iterator[requests.Response]:
-        """Yield ``first`` and every page reached by following ``Link: rel="next"`` (bounded)."""
+        """Yield ``first`` and every page reached by following ``Link: rel="next"``.
+
+        Bounded: the walk stops with UnexpectedResponse at the first page whose Link loops back or
+        that repeats an earlier page (no progress), and after ``max_pages``.
+        """
         response = first
-        seen = {response.url}
-        for _ in range(max_pages):
+        trail = PageTrail(first)
+        for number in range(1, max_pages + 1):
             yield response
             nxt = next((link for link in parse_link_header(response.headers.get("Link")) if link.rel == "next"), None)
             if nxt is None or response.status_code != 200:
                 return
             url = urljoin(response.url, nxt.url)
-            if url in seen:
-                raise UnexpectedResponse(f"Link header loops back to an earlier page: {mask_url(url)}", response)
-            seen.add(url)
+            trail.follow(url, number, response)
             response = self.request("GET", url, expect=200, **kw)
+            trail.arrived(response, number + 1)
         raise UnexpectedResponse(f"more than {max_pages} pages: Link header never ends", response)
 
     # -- whole images -----------------------------------------------------------------------
@@ -574,15 +719,35 @@ class RegistryClient:
         return self.put_manifest(repo, reference or image.digest, image.manifest,  # type: ignore[attr-defined]
                                  image.media_type, expect=201, **kw)  # type: ignore[attr-defined]
 
-    def pull_verified(self, repo: str, digest: str, **kw: object) -> bytes:
-        """GET a blob and verify its bytes against ``digest``; raise UnexpectedResponse on mismatch."""
-        response = self.get_blob(repo, digest, expect=200, **kw)
-        if not verify(response.content, digest):
+    def pull_verified(self, repo: str, digest: str, size: int | None = None, **kw: object) -> bytes:
+        """GET a blob, streaming and hashing it, and verify it against ``digest`` (and ``size``).
+
+        Raise UnexpectedResponse on a mismatch; the bytes are returned up to BLOB_HOLD_LIMIT
+        (above it the body is hashed and dropped, and ``b""`` is returned).
+        """
+        response = self.get_blob(repo, digest, expect=200, stream=True, **kw)
+        algorithm = digest.split(":", 1)[0]
+        hasher = hashlib.new(algorithm)
+        held: list[bytes] = []
+        received = 0
+        limit = size if size is not None else None
+        try:
+            for chunk in response.iter_content(READ_CHUNK):
+                hasher.update(chunk)
+                received += len(chunk)
+                if limit is not None and received > limit:
+                    raise AnswerTooLarge(f"GET {self.blob_path(repo, digest)}: answer exceeded {limit} bytes")
+                if received <= BLOB_HOLD_LIMIT:
+                    held.append(chunk)
+        except requests.RequestException as exc:
+            raise RegistryError(f"GET {self.blob_path(repo, digest)}: body broke off ({_one_line(exc)})") from exc
+        finally:
+            response.close()
+        if f"{algorithm}:{hasher.hexdigest()}" != digest:
             raise UnexpectedResponse(
-                f"GET {self.blob_path(repo, digest)}: body of {len(response.content)} bytes does not hash "
-                f"to {digest}", response,
+                f"GET {self.blob_path(repo, digest)}: body of {received} bytes does not hash to {digest}", response,
             )
-        return response.content
+        return b"".join(held) if received <= BLOB_HOLD_LIMIT else b""
 
 
 def _page_params(n: int | None, last: str | None) -> dict[str, str] | None:

@@ -3,10 +3,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from registry_harness import paths
+from registry_harness.paths import Endpoint
 from registry_harness.redact import curl_command, mask_headers, mask_text, mask_url
 
 BODY_PREVIEW = 4096
+
+_TEMPLATES = {
+    Endpoint.BASE: "/v2/",
+    Endpoint.CATALOG: "/v2/_catalog",
+    Endpoint.MANIFEST: "/v2/[name]/manifests/[reference]",
+    Endpoint.BLOB: "/v2/[name]/blobs/[digest]",
+    Endpoint.UPLOAD_START: "/v2/[name]/blobs/uploads/",
+    Endpoint.UPLOAD: "/v2/[name]/blobs/uploads/[uuid]",
+    Endpoint.TAGS: "/v2/[name]/tags/list",
+    Endpoint.REFERRERS: "/v2/[name]/referrers/[digest]",
+}
+
+
+def endpoint_name(method: str, url: str) -> str:
+    """The endpoint template a request belongs to, e.g. ``GET /v2/[name]/blobs/[digest]`` (paths
+    split by ``registry_harness.paths``, so a name like ``a/blobs/b`` never changes the template)."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    method = method.upper()
+    parsed = paths.parse(path)
+    if parsed is None:
+        return f"{method} {path}"
+    template = _TEMPLATES[parsed.endpoint]
+    if parsed.endpoint is Endpoint.UPLOAD_START:
+        query = parts.query or ""
+        template += "?mount" if "mount=" in query else "?digest" if "digest=" in query else ""
+    return f"{method} {template}"
 
 
 @dataclass

@@ -182,27 +182,122 @@ def quiet_if_insecure(target: Target) -> None:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
+PROBE_READ_LIMIT = 64 * 1024  # an API root answers a few bytes; more than this is not a registry's /v2/
+PROBE_MAX_REDIRECTS = 10
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """What ``GET /v2/`` answered: status, headers and the first bytes of the body (bounded)."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    exceeded: bool = False  # the body was longer than PROBE_READ_LIMIT
+    redirects: int = 0
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
+
+    def not_a_registry(self) -> str | None:
+        """Why this answer does not look like a registry's API root, in one line; None when it does.
+
+        A registry's ``/v2/`` answers 200 or 401; it carries ``Docker-Distribution-API-Version``,
+        a Bearer/Basic challenge, or a small JSON body (a spec error envelope on a 401). An HTML
+        page, any other status without a spec error body, or an endless body does not.
+        """
+        content_type = self.header("Content-Type").split(";", 1)[0].strip().lower()
+        html = content_type in ("text/html", "application/xhtml+xml") or \
+            self.body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+        api_header = bool(self.header("Docker-Distribution-API-Version"))
+        challenge = self.status == 401 and bool(self.header("WWW-Authenticate"))
+        json_body = _is_json(self.body) if not self.exceeded else False
+        signs = []
+        if self.exceeded:
+            signs.append(f"its answer exceeded {PROBE_READ_LIMIT} bytes")
+        if html:
+            signs.append(f"it is an HTML page ({content_type or 'no Content-Type'})")
+        if self.status not in (200, 401) and not (api_header or _is_error_envelope(self.body)):
+            signs.append("not 200 or 401, without a spec error body")
+        elif not (api_header or challenge or json_body or (not self.body and self.status == 200)):
+            signs.append("no Docker-Distribution-API-Version header, no JSON body")
+        if not signs:
+            return None
+        via = f" after {self.redirects} redirects" if self.redirects else ""
+        return (f"{self.url} does not look like a registry: GET /v2/ answered {self.status}{via}, "
+                + "; ".join(signs))
+
+
+def _is_json(body: bytes) -> bool:
+    import json
+
+    try:
+        json.loads(body or b"")
+    except ValueError:
+        return False
+    return bool(body.strip())
+
+
+def _is_error_envelope(body: bytes) -> bool:
+    import json
+
+    try:
+        document = json.loads(body or b"")
+    except ValueError:
+        return False
+    return isinstance(document, dict) and isinstance(document.get("errors"), list)
+
+
 def probe(target: Target, timeout: float = PROBE_TIMEOUT) -> int:
     """GET ``/v2/`` once and return the status; any HTTP answer (401, 404, 500…) counts as reachable.
 
     Raises TargetError with one line (and a hint where one helps) when nothing usable answers:
-    refused, TLS failure, timeout. Shared by the suite's and the load runner's preflights.
+    refused, TLS failure, timeout, a redirect loop. Shared by the suite's and the load runner's preflights.
     """
+    return probe_answer(target, timeout).status
+
+
+def probe_answer(target: Target, timeout: float = PROBE_TIMEOUT) -> ProbeAnswer:
+    """GET ``/v2/`` (bounded: redirects, bytes and time) and return what answered; TargetError as ``probe``."""
+    import time
+
     import requests  # the grammar above needs no HTTP stack; only probing does
 
     url = target.base_url + "/v2/"
     quiet_if_insecure(target)
+    session = requests.Session()
+    session.max_redirects = PROBE_MAX_REDIRECTS
+    deadline = time.monotonic() + timeout
     try:
-        response = requests.get(url, timeout=timeout, verify=target.verify, allow_redirects=False)
+        response = session.get(url, timeout=timeout, verify=target.verify, stream=True)
+        body, exceeded = b"", False
+        while time.monotonic() < deadline:
+            chunk = response.raw.read1(8192, decode_content=True)
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > PROBE_READ_LIMIT:
+                exceeded = True
+                break
+        else:
+            raise requests.Timeout("timed out (the answer to GET /v2/ never completed)")
+        response.close()
     except requests.exceptions.SSLError as exc:
         raise TargetError(f"{url}: TLS handshake failed ({short_cause(exc)}); give the CA with "
                           "OCI_CA_BUNDLE (make: CA_BUNDLE=) or use --tls insecure") from None
-    except requests.RequestException as exc:
+    except requests.TooManyRedirects:
+        raise TargetError(f"{url}: registry unreachable (more than {PROBE_MAX_REDIRECTS} redirects: "
+                          "a redirect loop)") from None
+    except (requests.RequestException, OSError, ValueError) as exc:
         hint = ""
         if target.tls == "disabled" and isinstance(exc, requests.ConnectionError) and "refused" not in str(exc):
             hint = "; if it serves https, use an https:// target or --tls enabled|insecure"
         raise TargetError(f"{url}: registry unreachable ({short_cause(exc)}){hint}") from None
-    return response.status_code
+    finally:
+        session.close()
+    return ProbeAnswer(url, response.status_code, dict(response.headers), body[:PROBE_READ_LIMIT], exceeded,
+                       len(response.history))
 
 
 _CAUSE_RE = re.compile(r"\[SSL: [A-Z_]+\] ([^(]+)|(Connection refused|Name or service not known|timed out|"

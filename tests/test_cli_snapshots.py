@@ -25,6 +25,7 @@ NORMALISE = (
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
     (re.compile(r" in \d+(\.\d+)?s"), " in Ns"),
     (re.compile(r"\d+ deselected"), "N deselected"),
+    (re.compile(r"\d+ not selected"), "N not selected"),
 )
 
 

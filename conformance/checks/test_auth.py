@@ -25,12 +25,11 @@ import pytest
 import requests
 
 from conformance.fixtures import repository_name
-from conformance.rules import DISABLED_PREFIX, rule, should, unchecked, unsupported
+from conformance.rules import DISABLED_PREFIX, NO_AUTH, rule, should, unchecked, unsupported
 from registry_harness.auth import Challenge, TokenResponse, basic_header, parse_challenges, repository_scope
 from registry_harness.client import RegistryClient
 from registry_harness.target import Target
 
-NO_AUTH = "registry does not require authentication"
 BASIC_ONLY = "registry uses Basic authentication, not tokens"
 DEFAULT_EXPIRY_WAIT = 10.0
 MIN_TOKEN_LIFETIME = 60

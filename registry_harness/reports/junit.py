@@ -10,8 +10,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from registry_harness.redact import mask_text
+from registry_harness.reports.causes import headline
 from registry_harness.reports.exchanges import describe
-from registry_harness.reports.model import CheckResult, RunResult
+from registry_harness.reports.model import CheckResult, RunResult, verdict_of
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -42,13 +43,18 @@ def render_junit(run: RunResult, secrets: tuple[str | None, ...] = ()) -> bytes:
     suite = ET.SubElement(suites, "testsuite", {
         "name": run.tool,
         "tests": str(counts["total"]),
-        "failures": str(counts["fail"]),
-        "errors": str(counts["error"]),
-        "skipped": str(counts["skip"] + counts["disabled"]),
+        "failures": str(sum(1 for c in run.checks if (c.status == "fail" and c.expectation != "expected")
+                                or c.expectation == "stale")),
+        "errors": str(sum(1 for c in run.checks if c.status == "error" and c.expectation != "expected")),
+        "skipped": str(counts["skip"] + counts["disabled"] + counts["not-run"]
+                       + sum(1 for c in run.checks if c.expectation == "expected" and c.status == "fail")),
         "time": f"{run.duration_s:.3f}",
         "timestamp": run.started,
     })
     props = ET.SubElement(suite, "properties")
+    line = headline(run)
+    if line:  # the root cause first, as in every report
+        ET.SubElement(props, "property", {"name": "headline", "value": _clean(line, secrets)})
     for key, value in run.target.items():
         ET.SubElement(props, "property", {"name": f"target.{key}", "value": _clean(str(value), secrets)})
     for check in run.checks:
@@ -61,13 +67,23 @@ def render_junit(run: RunResult, secrets: tuple[str | None, ...] = ()) -> bytes:
         for key in ("rule", "level", "area", "doc"):
             ET.SubElement(case_props, "property", {"name": key, "value": getattr(check, key)})
         first_line = (check.message.splitlines() or [""])[0][:500]
-        if check.status == "fail":
+        expected = check.expected or {}
+        if check.expectation == "expected" and check.status == "fail":
+            # a known deviation met: CI tools must not count it as a failure, and must still show it
+            ET.SubElement(case, "skipped", {"type": "expected-" + verdict_of(check), "message": _clean(
+                f"known deviation, expected {expected.get('status')}: {expected.get('reason', '')} "
+                f"{expected.get('link', '')}".strip(), secrets)}).text = _clean(_details(check), secrets)
+        elif check.expectation == "stale":
+            ET.SubElement(case, "failure", {"type": "known-deviation-no-longer-holds", "message": _clean(
+                f"recorded as {expected.get('status')} ({expected.get('reason', '')}), now {verdict_of(check)}: "
+                "update the expectations file", secrets)}).text = _clean(_details(check), secrets)
+        elif check.status == "fail":
             ET.SubElement(case, "failure", {"message": _clean(first_line, secrets), "type": check.rule or "fail"}
                           ).text = _clean(_details(check), secrets)
         elif check.status == "error":
             ET.SubElement(case, "error", {"message": _clean(first_line, secrets), "type": "harness-error"}
                           ).text = _clean(_details(check), secrets)
-        elif check.status in ("skip", "disabled"):
+        elif check.status in ("skip", "disabled", "not-run"):
             ET.SubElement(case, "skipped", {"message": _clean(f"{check.status}: {check.reason}", secrets),
                                             "type": check.status})
         if check.warnings:

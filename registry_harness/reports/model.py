@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-STATUSES = ("pass", "fail", "skip", "disabled", "error")
+STATUSES = ("pass", "fail", "skip", "disabled", "error", "not-run")
 FAILING = frozenset({"fail", "error"})
+NOT_RUN = "not-run"  # the run ended (budget, Ctrl-C, SIGTERM, unreachable target) before this check ran
 
 
 @dataclass
@@ -33,6 +34,9 @@ class CheckResult:
     exchanges: list[dict] = field(default_factory=list)  # masked Exchange.to_dict() entries
     curl: str = ""  # reproduce the failing request
     client: str = ""  # the real client (docker, skopeo, ...) a check of the clients area drove
+    cause: str = ""  # what made it fail: request shape, status and body, or the transport error (causes.py)
+    expected: dict[str, str] = field(default_factory=dict)  # the known deviation recorded for it (--expect)
+    expectation: str = ""  # "expected", "new" (an unexpected failure) or "stale" (no longer as recorded)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -62,6 +66,11 @@ def client_verdicts(checks: list[CheckResult], found: dict[str, dict]) -> dict[s
                           "reason": "" if verdict == "works" else reason,
                           "checks": {c.name: c.status for c in mine}}
     return verdicts
+def verdict_of(check: CheckResult | dict) -> str:
+    """One word per check: its status, or ``warn`` for a pass that carries SHOULD warnings."""
+    status, warnings = (check.get("status", ""), check.get("warnings")) if isinstance(check, dict) \
+        else (check.status, check.warnings)
+    return "warn" if status == "pass" and warnings else status
 
 
 @dataclass
@@ -93,11 +102,13 @@ class RunResult:
 
     @property
     def failed(self) -> bool:
-        return any(c.status in FAILING for c in self.checks)
+        """Any failure or error that is not a known deviation, or a known deviation that no longer holds."""
+        return any((c.status in FAILING and c.expectation != "expected") or c.expectation == "stale"
+                   or c.status == NOT_RUN for c in self.checks)
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed or errored, else 1 (configuration errors never get this far)."""
+        """0 when nothing (new) failed or errored, else 1 (configuration errors never get this far)."""
         return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, object]:

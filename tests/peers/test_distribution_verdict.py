@@ -3,9 +3,11 @@
 The suite runs as users run it (``python -m conformance --target 127.0.0.1:PORT``, a subprocess)
 against Debian's ``docker-registry`` with a fresh filesystem store and deletion enabled, once with
 the default config and once with ``compatibility.schema1.enabled``. Every check's verdict (pass,
-warn, fail, skip, disabled) must equal the one recorded in ``distribution-2.8.expected.json``;
+warn, fail, skip, disabled) must equal the one recorded in the known-deviations file users get as
+an example, ``fixtures/expectations/distribution-2.8.yaml`` (every check not listed there passes);
 each fail and warn there is a real deviation of Distribution from the spec, and each skip a valid
-"unsupported" answer, all explained with evidence in ``docs/peers/distribution-2.8.md``.
+"unsupported" answer, all explained with evidence in ``docs/peers/distribution-2.8.md``. The run
+uses that file as users would (``--expect``) and must exit 0.
 A new failure, or a known one disappearing, fails this test: a change in the suite's judgement
 must be deliberate (a check added to the suite later is expected to pass until recorded). After
 such a deliberate change, rewrite the file with ``UPDATE_DISTRIBUTION_VERDICT=1`` and review its diff.
@@ -22,10 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from registry_harness.reports.expectations import check_key as expectation_key
+from registry_harness.reports.expectations import load_expectations
+from registry_harness.reports.model import verdict_of
 from tests.peers.support import missing_peer, netloc
 
 HERE = Path(__file__).resolve().parent
-EXPECTED = HERE / "distribution-2.8.expected.json"
+EXPECTED = HERE.parents[1] / "fixtures" / "expectations" / "distribution-2.8.yaml"
 DEVIATIONS_DOC = HERE.parents[1] / "docs" / "peers" / "distribution-2.8.md"
 UPDATE_ENV = "UPDATE_DISTRIBUTION_VERDICT"
 SUITE_TIMEOUT = 240
@@ -34,22 +39,19 @@ VERDICTS = ("pass", "warn", "fail", "skip", "disabled")
 
 def check_key(check: dict) -> str:
     """A stable id for a check: its test file name and function (with parameters), not its path."""
-    path, _, name = check["id"].partition("::")
-    return f"{Path(path).name}::{name}"
+    return expectation_key(check["id"])
 
 
-def verdict_of(check: dict) -> str:
-    """The check's verdict: its status, with ``warn`` for a pass that carries SHOULD warnings."""
-    if check["status"] == "pass" and check.get("warnings"):
-        return "warn"
-    return check["status"]
+def recorded() -> dict[str, str]:
+    """The recorded verdict of every listed check (the example expectations file)."""
+    return {key: entry.status for key, entry in load_expectations(EXPECTED).checks.items()}
 
 
 def run_suite(url: str, results_dir: Path) -> dict:
     """Run the conformance suite against ``url`` in a subprocess; return its results.json."""
     # the clients area depends on the machine's clients, not on the registry: tests/peers/test_clients_area.py
     cmd = [sys.executable, "-m", "conformance", "--target", netloc(url), "--results-dir", str(results_dir),
-           "--disable", "clients"]
+           "--expect", str(EXPECTED), "--disable", "clients"]
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("OCI_", "PYTEST_", "TARGET"))}  # only the target given here counts
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=SUITE_TIMEOUT, env=env,
@@ -60,7 +62,9 @@ def run_suite(url: str, results_dir: Path) -> dict:
     )
     path = results_dir / "results.json"
     assert path.exists(), f"the suite wrote no {path}\n{result.stdout[-3000:]}"
-    return json.loads(path.read_text())
+    data = json.loads(path.read_text())
+    data["returncode"], data["last_line"] = result.returncode, result.stdout.rstrip().splitlines()[-1]
+    return data
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["default-config", "schema1-compatibility"])
@@ -81,16 +85,17 @@ def distribution_results(request: pytest.FixtureRequest, tmp_path_factory: pytes
 
 def test_verdict_on_distribution_is_the_recorded_one(distribution_results: dict) -> None:
     checks = distribution_results["checks"]
-    actual = {check_key(c): verdict_of(c) for c in checks}
+    # --disable clients: that area is judged in tests/peers/test_clients_area.py, not pinned here
+    actual = {check_key(c): verdict_of(c) for c in checks if c["area"] != "clients"}
     errors = {check_key(c): c["message"][:1500] for c in checks if c["status"] == "error"}
     assert not errors, "the harness itself broke against Distribution:\n" + "\n".join(
         f"- {key}: {message}" for key, message in errors.items())
 
     if os.environ.get(UPDATE_ENV):
-        EXPECTED.write_text(json.dumps(dict(sorted(actual.items())), indent=2) + "\n")
+        rewrite_expectations(checks)
         pytest.fail(f"{EXPECTED.name} rewritten from this run ({UPDATE_ENV} is set): review its diff", pytrace=False)
 
-    expected = json.loads(EXPECTED.read_text())
+    expected = recorded()
     by_key = {check_key(c): c for c in checks}
     changes = []
     for key, verdict in sorted(actual.items()):
@@ -105,10 +110,35 @@ def test_verdict_on_distribution_is_the_recorded_one(distribution_results: dict)
         "the suite's verdict on Distribution 2.8.2 changed:\n" + "\n".join(changes)
         + f"\nIf deliberate: rerun with {UPDATE_ENV}=1, review the diff, update {DEVIATIONS_DOC.name}."
     )
+    # the same file as users' --expect: only expected deviations, so the run passes, and says why
+    assert distribution_results["returncode"] == 0, distribution_results["last_line"]
+    summary = distribution_results["expectations"]
+    assert (summary["new"], summary["stale"], summary["not_in_run"]) == (0, 0, []), summary
+    assert summary["expected"] == sum(1 for verdict in expected.values() if verdict != "pass")
+    fails = sum(1 for verdict in expected.values() if verdict == "fail")
+    assert distribution_results["last_line"].startswith("PASS: ") and f"{fails} fail ({fails} expected)" in \
+        distribution_results["last_line"], distribution_results["last_line"]
+
+
+def rewrite_expectations(checks: list[dict]) -> None:
+    """Record this run's verdicts in the expectations file, keeping the reasons and links already written."""
+    known = load_expectations(EXPECTED).checks
+    head = [line for line in EXPECTED.read_text().splitlines() if not line.startswith(" ")][:-1]
+    order = {"fail": 0, "warn": 1, "skip": 2, "disabled": 3}
+    entries = sorted(((check_key(c), verdict_of(c), c) for c in checks if verdict_of(c) != "pass"),
+                     key=lambda entry: (order.get(entry[1], 9), entry[0]))
+    lines = [*head, "checks:"]
+    for key, verdict, check in entries:
+        old = known.get(key)
+        reason = old.reason if old else (check.get("reason") or (check.get("message") or "").splitlines()[0])[:200]
+        lines += [f"  {key}:", f"    status: {verdict}", f"    reason: {json.dumps(reason)}"]
+        if old and old.link:
+            lines.append(f"    link: {old.link}")
+    EXPECTED.write_text("\n".join(lines) + "\n")
 
 
 def test_expected_file_names_only_real_verdicts_and_every_deviation_is_documented() -> None:
-    expected = json.loads(EXPECTED.read_text())
+    expected = recorded()
     assert set(expected.values()) <= set(VERDICTS), "error is never an expected verdict: it is a harness bug"
     documented = DEVIATIONS_DOC.read_text()
 
