@@ -17,6 +17,7 @@ import pytest
 
 from conformance.recording import recorder_of
 from conformance.session import ConfigurationError, EmbeddedServer, Settings, preflight
+from conformance.steps import assert_written_blob, assert_written_manifest
 from registry_harness import builders, spec
 from registry_harness.client import UPLOAD_MODES, RegistryClient
 from registry_harness.target import Target
@@ -211,14 +212,19 @@ def cleanup(request: pytest.FixtureRequest, settings: Settings, client: Registry
 def push_tree(client: RegistryClient, cleanup: Cleanup, repo: str, image: builders.Manifest,
               tag: str | None = None, mode: str = "monolithic") -> builders.Manifest:
     """Push children (by digest) first, then blobs not yet present, then the manifest itself;
-    every step must succeed, and everything pushed is registered for cleanup."""
+    every step must succeed and every acknowledged write is read back (HEAD of each blob, GET of
+    the manifest, the digests the registry reports); everything pushed is registered for cleanup."""
     for child in image.children:
         push_tree(client, cleanup, repo, child, None, mode)
     for blob in image.blobs:
         if client.head_blob(repo, blob.digest).status_code != 200:
             client.push_blob(repo, blob.data, mode, algorithm=blob.algorithm)
+            assert_written_blob(client, repo, blob.digest, blob.size, f"the {mode} upload")
         cleanup.blob(repo, blob.digest)
-    client.put_manifest(repo, tag or image.digest, image.manifest, image.media_type, expect=201)
+    reference = tag or image.digest
+    response = client.put_manifest(repo, reference, image.manifest, image.media_type, expect=201)
+    client.check_reported_digest(response, image.digest, f"PUT manifests/{reference}")
+    assert_written_manifest(client, repo, reference, image.manifest, image.media_type, "its PUT")
     kind = "referrer" if image.subject else "index" if image.media_type in spec.INDEX_MEDIA_TYPES else "manifest"
     cleanup.manifest(repo, image.digest, kind)
     if tag:

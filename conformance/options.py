@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from conformance.guard import DEFAULT_CHECK_TIMEOUT, DEFAULT_RUN_TIMEOUT
+from conformance.rules import JUDGES
 from conformance.session import DEFAULT_RESULTS_DIR
 from registry_harness.client import DEFAULT_TIMEOUT
 
@@ -63,6 +64,9 @@ OPTIONS: tuple[Option, ...] = (
            choices=("enabled", "insecure", "disabled")),
     Option("--strict", "strict", "treat SHOULD warnings as failures", plugin_flag="--conformance-strict",
            action="store_true"),
+    Option("--judge", "judge", "'oci' judges by the OCI documents alone: a rule only the Docker Registry HTTP "
+           "API V2 states (a JSON error body, a Link on a partial tags page) becomes a warning (default 'all')",
+           choices=JUDGES, default="all"),
     Option("--skip-cleanup", "skip_cleanup", "leave the repositories, manifests and blobs the run created",
            action="store_true"),
     Option("--list", "list", "list the checks (id, area, rule, level, text) without running them",

@@ -7,7 +7,10 @@ started, only when a check first asks for the ``target`` fixture.
 Verdicts: **pass**; **fail** (a MUST broken: AssertionError, UnexpectedResponse, or registry
 misbehaviour such as a reset connection or invalid JSON); **skip** (``unsupported(...)``);
 **disabled** (area switched off); **error** (any other exception: a defect of the harness).
-A SHOULD not met is a warning on a passing check, a failure under ``--strict``.
+Each assertion carries its own level: a SHOULD not met (``should``) is a warning on a passing
+check, a failure under ``--strict``; a plain assertion fails whatever the check's level. With
+``--judge oci`` a rule only the Docker document states is a warning (``docker_rule``, and any
+failure of a check whose rule is Docker's alone).
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ class RunState:
         check = self.checks.get(nodeid)
         if check is None:
             check = CheckResult(id=nodeid, name=info["name"], area=info["area"], rule=info["rule"],
-                                level=info["level"], text=info["text"], status="")
+                                level=info["level"], text=info["text"], doc=info.get("doc", ""), status="")
             self.checks[nodeid] = check
         check.duration_s += info.get("duration", 0.0)
         if info.get("client"):
@@ -152,6 +155,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.run_id = (workerinput or {}).get("conformance_run_id") or config.option.conformance_run_id \
         or new_run_id()
     settings.strict = bool(config.option.conformance_strict or getattr(config.option, "strict", False))
+    settings.judge = config.option.conformance_judge
     settings.skip_cleanup = config.option.conformance_skip_cleanup
     settings.results_dir = Path(config.option.conformance_results_dir or DEFAULT_RESULTS_DIR)
     settings.embedded = config.option.conformance_embedded
@@ -206,14 +210,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 reason=f"{rules.DISABLED_PREFIX}area {area!r} switched off ({disabled[area]})"))
 
 
-def check_listing(items: list[pytest.Item]) -> list[tuple[str, str, str, str, str]]:
-    """(check id, area, rule id, level, text) for every collected check."""
+def check_listing(items: list[pytest.Item]) -> list[tuple[str, str, str, str, str, str]]:
+    """(check id, area, rule id, level, text, document) for every collected check."""
     rows = []
     for item in items:
         marker = item.get_closest_marker("rule")
         if marker is not None:
             rule = marker.args[0]
-            rows.append((item.nodeid, rule.area, rule.id, rule.level, rule.text))
+            rows.append((item.nodeid, rule.area, rule.id, rule.level, rule.text, rule.doc))
     return rows
 
 
@@ -231,8 +235,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     writer = session.config.get_terminal_writer()
     try:
         writer.line()
-        for nodeid, area, rule_id, level, text in rows:
-            writer.line(f"{nodeid}\t{area}\t{rule_id}\t{level}\t{text}")
+        for nodeid, area, rule_id, level, text, doc in rows:
+            writer.line(f"{nodeid}\t{area}\t{rule_id}\t{level}\t{text}\t{doc}")
         writer.line(f"{len(rows)} checks")
         writer.flush()
     except BrokenPipeError:  # `--list | head`: the reader has all it wanted
@@ -299,7 +303,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     budget = item.config.stash[_BUDGET_KEY]
     if _is_check(item):
         recorder_of(item.config).begin(item.nodeid)
-        item.stash[_WARNINGS_KEY] = rules.begin_check(settings_of(item.config).strict)
+        settings = settings_of(item.config)
+        item.stash[_WARNINGS_KEY] = rules.begin_check(settings.strict, settings.judge)
         budget.arm()
     try:
         return (yield)
@@ -332,7 +337,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     secrets = (settings.target.password,) if settings.target else ()
     info: dict[str, object] = {
         "phase": call.when, "name": item.name, "area": rule.area, "rule": rule.id, "level": rule.level,
-        "text": rule.text, "duration": report.duration, "status": None,
+        "text": rule.text, "doc": rule.doc, "duration": report.duration, "status": None,
         "client": next((value for key, value in item.user_properties if key == "client"), None),
     }
     warnings = item.stash[_WARNINGS_KEY].messages if _WARNINGS_KEY in item.stash else []
@@ -361,10 +366,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         no_answer = isinstance(exc, RegistryError | requests.RequestException | guard.BudgetExceeded)
         if isinstance(exc, guard.BudgetExceeded) and CLIENT_KEY in item.config.stash:
             item.config.stash[CLIENT_KEY].timeouts_in_a_row += 1  # stopped waiting: as good as a timeout
-        if status == "fail" and rule.level == "SHOULD" and not settings.strict and call.when == "call" \
-                and not no_answer:  # a request without an answer is never a pass, SHOULD or not
-            # a SHOULD-level rule not met is a warning on a passing check, not a failure
-            warnings = [*warnings, message]
+        if status == "fail" and rule.doc == rules.DOCKER and settings.judge == "oci" and call.when == "call" \
+                and not no_answer:  # a request without an answer is never a pass, whatever the document
+            # judged by OCI alone, a rule only the Docker document states is a warning, not a failure
+            warnings = [*warnings, f"{message}\n({rules.DOCKER} rule; --judge oci: warning)"]
             report.outcome = "passed"
             report.longrepr = None
             info.update(status="pass")
@@ -522,6 +527,12 @@ class _Reporter:
                 for warning in check.warnings:
                     first = warning.splitlines()[0] if warning else ""
                     tr.write_line(f"WARN {check.id}: {first}", yellow=True)
+        unchecked = [c for c in run.checks if c.status == "disabled" and c.reason.startswith(rules.UNCHECKED_PREFIX)]
+        if unchecked:
+            tr.write_line("")
+            for check in unchecked:
+                tr.write_line(f"UNCHECKED {check.id}: {check.reason.removeprefix(rules.UNCHECKED_PREFIX)}",
+                              yellow=True)
         _write_expectations(tr, run, expect_file)
         hint = ("the embedded server runs without auth; --server-arg=--auth=token checks auth against it"
                 if settings.embedded else "point the suite at a registry that requires a login (USERNAME=.. "

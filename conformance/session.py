@@ -38,6 +38,7 @@ class Settings:
 
     target: Target | None = None
     strict: bool = False
+    judge: str = "all"  # "oci": rules of the Docker document alone are warnings
     skip_cleanup: bool = False
     results_dir: Path = DEFAULT_RESULTS_DIR
     disabled: dict[str, str] = field(default_factory=dict)  # area -> why it is switched off
@@ -51,6 +52,7 @@ class Settings:
             "target": self.target.redacted() if self.target else None,
             "embedded_reference_server": self.embedded,
             "strict": self.strict,
+            "judge": self.judge,
             "skip_cleanup": self.skip_cleanup,
             "disabled_areas": dict(self.disabled),
             "run_id": self.run_id,

@@ -129,6 +129,7 @@ def close_session(client: RegistryClient, session: Session, digest: str, data: b
                               headers=headers)
     client.check(response, 201, what)
     client.location(response)  # MUST carry the blob's Location
+    client.check_reported_digest(response, digest, what)  # the digest returned is the blob's own
     return response
 
 
@@ -181,6 +182,28 @@ def assert_digest_header(client: RegistryClient, response: requests.Response, di
         if data is not None:
             assert digests.verify(data, value), client.explain(response, (), what) + \
                 f"\n  Docker-Content-Digest {value} is not the digest of the content"
+
+
+def assert_written_blob(client: RegistryClient, repo: str, digest: str, size: int, what: str) -> None:
+    """Read back an acknowledged blob write: HEAD answers 200 with the blob's size."""
+    response = client.head_blob(repo, digest)
+    assert response.status_code == 200, client.explain(response, (200,), f"HEAD {digest[:19]}… after {what}") + \
+        "\n  the registry acknowledged the write, but does not hold the blob"
+    length = response.headers.get("Content-Length")
+    assert length is None or length.strip() == str(size), client.explain(response, (), f"HEAD after {what}") + \
+        f"\n  Content-Length {length}, but {size} bytes were written"
+
+
+def assert_written_manifest(client: RegistryClient, repo: str, reference: str, body: bytes, media_type: str,
+                            what: str) -> None:
+    """Read back an acknowledged manifest write: GET by ``reference`` serves exactly ``body``."""
+    label = f"GET manifests/{reference} after {what}"
+    response = client.get_manifest(repo, reference, accept=media_type)
+    assert response.status_code == 200, client.explain(response, (200,), label) + \
+        "\n  the registry acknowledged the manifest (201), but does not serve it"
+    assert response.content == body, client.explain(response, (), label) + \
+        f"\n  serves {len(response.content)} bytes ({digests.digest_of(response.content)}) instead of the " \
+        f"{len(body)} bytes acknowledged ({digests.digest_of(body)})"
 
 
 def assert_no_blob(client: RegistryClient, repo: str, digest: str, what: str, must: bool = True) -> bool:

@@ -145,6 +145,8 @@ class MeasuredSession(FastSession):
             return
         if sample.elapsed_ms is None:
             sample.finish()
+        if sample.status == 429:
+            sample.name += " [429 rate limited]"  # counted apart; the client waits it out and sends again
         if error is None and sample.status is not None and sample.status >= 500:
             error = f"HTTP {sample.status}"
         self._report(sample, error)

@@ -31,6 +31,7 @@ from reference_server.connections import (
     ConnectionLimits,
     serve_app,
 )
+from reference_server.hosted import DEFAULT_BLOB_HOST
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -74,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT, metavar="SECONDS",
                         help="close a connection whose request head is not complete this long after its "
                              f"first byte, or whose TLS handshake takes longer (default {DEFAULT_HEADER_TIMEOUT:g})")
+    parser.add_argument("--redirect-blobs", nargs="?", const=DEFAULT_BLOB_HOST, default=None, metavar="HOST",
+                        help="answer blob GET/HEAD with 307 to presigned URLs on a second listener on HOST "
+                             f"(default {DEFAULT_BLOB_HOST}), as object storage behind a hosted registry")
+    parser.add_argument("--rate-limit", type=float, default=None, metavar="N",
+                        help="allow N requests per second per client address; beyond: 429 TOOMANYREQUESTS "
+                             "with Retry-After")
     auth_settings.add_arguments(parser)  # --auth htpasswd:FILE | token[:ACCESSFILE], --token-ttl
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
     parser.add_argument("--log-level", default="WARNING")
@@ -105,6 +112,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_uploads=args.max_uploads,
         max_uploads_per_repo=args.max_uploads_per_repo,
         auth=auth_settings.from_arguments(args),
+        redirect_blobs=args.redirect_blobs,
+        rate_limit=args.rate_limit if args.rate_limit and args.rate_limit > 0 else None,
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from reference_server import errors, uploads
+from reference_server import errors, hosted, uploads
 from reference_server.auth import install as install_auth
 from reference_server.config import ServerConfig
 from reference_server.context import CONTEXT_KEY, RegistryContext
@@ -103,12 +103,25 @@ def create_app(config: ServerConfig, storage: Storage | None = None,
     """Build the registry application; extra ``middlewares`` (auth, fault injection) run inside
     the error middleware, so a RegistryError they raise is rendered like any other."""
     ctx = RegistryContext(config=config, storage=storage if storage is not None else make_storage(config))
+    limits = [hosted.rate_limit_middleware(config.rate_limit)] if config.rate_limit else []
     # auto_decompress off: a compressed body must never be inflated (it is refused, see above).
-    app = web.Application(middlewares=[error_middleware, encoding_middleware, *middlewares, shape_middleware],
+    app = web.Application(middlewares=[error_middleware, encoding_middleware, *middlewares, *limits,
+                                       shape_middleware],
                           client_max_size=1 << 30, handler_args={"auto_decompress": False})
     app[CONTEXT_KEY] = ctx
     if config.auth is not None:
         install_auth(app, config.auth)  # innermost: fault-injecting middlewares see its answers
+    if config.redirect_blobs:
+        # after auth: only a client allowed to read the blob is sent its presigned URL
+        blob_host = hosted.BlobHost(config.redirect_blobs, ctx, [error_middleware, *middlewares])
+        app.middlewares.append(hosted.redirect_middleware(blob_host))
+
+        async def second_listener(app: web.Application):
+            await blob_host.start()
+            yield
+            await blob_host.stop()
+
+        app.cleanup_ctx.append(second_listener)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     app.on_response_prepare.append(_add_version_header)
 

@@ -31,3 +31,5 @@ class ServerConfig:
     max_uploads: int = DEFAULT_MAX_UPLOADS  # open sessions in total; beyond: 429 TOOMANYREQUESTS (0 = no cap)
     max_uploads_per_repo: int = DEFAULT_MAX_UPLOADS_PER_REPO  # open sessions per repository (0 = no cap)
     auth: Any = None  # authentication settings, wired in by reference_server.auth
+    redirect_blobs: str | None = None  # --redirect-blobs HOST: blob reads answer 307 to a listener on HOST
+    rate_limit: float | None = None  # --rate-limit N: requests per second per client, beyond that 429

@@ -13,6 +13,7 @@ trailing part (``/blobs/<digest>``, ``/manifests/<ref>``, ``/tags/list``, ``/ref
 | end-8     | GET               | /v2/<name>/tags/list                      | tags.list_tags |
 | end-12    | GET               | /v2/<name>/referrers/<digest>             | referrers.list_referrers |
 | catalog   | GET               | /v2/_catalog                              | catalog.list_repositories |
+| extensions | GET              | /v2/_oci/ext/discover                     | discover |
 """
 
 from __future__ import annotations
@@ -34,6 +35,19 @@ async def check(request: web.Request, ctx: RegistryContext) -> web.StreamRespons
     return web.json_response({})
 
 
+OCI_EXTENSION = {
+    "name": "_oci",
+    "description": "extension discovery (the base namespace of OCI extensions)",
+    "url": "https://github.com/opencontainers/distribution-spec/blob/main/extensions/_oci.md",
+    "endpoints": ["_oci/ext/discover"],
+}
+
+
+async def discover(request: web.Request, ctx: RegistryContext) -> web.StreamResponse:
+    """GET /v2/_oci/ext/discover : 200 with the extensions this registry serves (only discovery)."""
+    return web.json_response({"extensions": [OCI_EXTENSION]})
+
+
 ROUTE_KEY = web.RequestKey("registry_route", tuple)  # (method, path, parsed, handler) from shape_middleware
 
 # The handler of each method, per endpoint; the path grammar itself is registry_harness.paths.
@@ -46,6 +60,7 @@ ROUTES: dict[Endpoint, dict[str, Handler]] = {
     },
     Endpoint.BASE: {"GET": check, "HEAD": check},
     Endpoint.CATALOG: {"GET": catalog.list_repositories},
+    Endpoint.DISCOVER: {"GET": discover},
     Endpoint.UPLOAD_START: {"POST": uploads.start_upload},
     Endpoint.UPLOAD: {
         "GET": uploads.upload_status,

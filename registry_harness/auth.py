@@ -1,8 +1,9 @@
 """Registry authentication: WWW-Authenticate parsing, Basic, and Bearer tokens with a scope cache.
 
 The flow follows Docker's token specification: on a 401 the client reads the challenge, asks the
-realm for a token for ``service`` and ``scope`` (with Basic credentials or anonymously), caches it
-per scope until it expires, and retries with ``Authorization: Bearer``.
+realm for a token for ``service`` and ``scope`` (with Basic credentials or anonymously, or by
+OAuth2 POST with a refresh token or a password), caches it per scope until it expires, and
+retries with ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -124,6 +125,10 @@ class TokenCache:
         self._tokens.clear()
 
 
+OAUTH_CLIENT_ID = "registry-harness"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
 def fetch_token(
     session: requests.Session,
     challenge: Challenge,
@@ -132,25 +137,50 @@ def fetch_token(
     password: str | None = None,
     timeout: float = 30.0,
     send: Callable[..., requests.Response] | None = None,
+    *,
+    identity_token: str | None = None,
+    oauth: bool = False,
 ) -> TokenResponse:
-    """GET the challenge's realm with ``service`` and ``scope`` and parse the token response.
+    """Ask the challenge's realm for a token for ``service`` and ``scope`` and parse the answer.
 
-    Credentials are sent as Basic auth only when given. ``send`` lets callers record the exchange
-    (defaults to ``session.get``).
+    GET with Basic credentials (when given) or anonymously, as Docker's token specification says.
+    With an ``identity_token`` (the refresh token ``docker login`` stores) the token is asked by
+    OAuth2 POST ``grant_type=refresh_token``; with ``oauth`` and a username, by POST
+    ``grant_type=password`` (asking for a refresh token too), falling back to GET when the realm
+    answers the POST with 404 or 405. ``send(method, url, **kw)`` lets callers record the exchange.
     """
     realm = challenge.realm
     if not realm or urlsplit(realm).scheme not in ("http", "https"):
         raise AuthError(f"Bearer challenge has no usable realm: {realm!r}")
+    sender = send or session.request
+    service = challenge.params.get("service")
+    if identity_token or (oauth and username):
+        form = [("grant_type", "refresh_token" if identity_token else "password"), ("client_id", OAUTH_CLIENT_ID)]
+        if service:
+            form.append(("service", service))
+        if scope:
+            form.append(("scope", scope))  # OAuth2: one space-separated scope parameter
+        if identity_token:
+            form.append(("refresh_token", identity_token))
+        else:
+            form += [("username", username or ""), ("password", password or ""), ("access_type", "offline")]
+        response = sender("POST", realm, data=form, headers=dict(FORM), timeout=timeout, allow_redirects=False)
+        if identity_token or response.status_code not in (404, 405):
+            return token_response(response, scope)
     params: list[tuple[str, str]] = []
-    if challenge.params.get("service"):
-        params.append(("service", challenge.params["service"]))
+    if service:
+        params.append(("service", service))
     # Several scopes (a challenge may name them space-separated) go as several scope parameters.
     params += [("scope", item) for item in (scope or "").split()]
     headers = {}
     if username:
         headers["Authorization"] = basic_header(username, password or "")
-    getter = send or session.get
-    response = getter(realm, params=params, headers=headers, timeout=timeout, allow_redirects=False)
+    response = sender("GET", realm, params=params, headers=headers, timeout=timeout, allow_redirects=False)
+    return token_response(response, scope)
+
+
+def token_response(response: requests.Response, scope: str | None) -> TokenResponse:
+    """The token endpoint's answer (GET or OAuth2 POST) as a TokenResponse; no token unless 200 with one."""
     try:
         body = response.json()
     except ValueError:

@@ -6,12 +6,15 @@ compare what a registry serves with what was sent, byte for byte.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import gzip
 import io
 import json
 import os
 import random
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from registry_harness import spec
@@ -191,18 +194,27 @@ def build_image(
 
 
 def build_index(manifests: list[Manifest], fmt: str = "oci", annotations: dict[str, str] | None = None,
-                platforms: list[dict[str, str]] | None = None) -> Manifest:
-    """An OCI index or Docker manifest list over ``manifests`` (push the children first)."""
+                platforms: list[dict[str, str]] | None = None, *, algorithm: str = "sha256",
+                artifact_type: str | None = None, subject: Manifest | None = None) -> Manifest:
+    """An OCI index or Docker manifest list over ``manifests`` (push the children first), addressed
+    by ``algorithm``; an OCI index may carry ``artifactType`` and a ``subject`` (an index as referrer)."""
     media_type = spec.DOCKER_MANIFEST_LIST if fmt == "docker" else spec.OCI_INDEX
     entries = []
     for i, child in enumerate(manifests):
         platform = (platforms or [])[i] if platforms and i < len(platforms) else \
             {"architecture": ["amd64", "arm64", "s390x", "ppc64le"][i % 4], "os": "linux"}
         entries.append(child.descriptor(platform=platform))
-    body: dict[str, object] = {"schemaVersion": 2, "mediaType": media_type, "manifests": entries}
+    body: dict[str, object] = {"schemaVersion": 2, "mediaType": media_type}
+    if artifact_type:
+        body["artifactType"] = artifact_type
+    body["manifests"] = entries
+    if subject is not None:
+        body["subject"] = subject.descriptor()
     if annotations:
         body["annotations"] = annotations
-    return Manifest(canonical_json(body), media_type, (), tuple(manifests), annotations=annotations)
+    return Manifest(canonical_json(body), media_type, (), tuple(manifests), algorithm=algorithm,
+                    artifact_type=artifact_type, annotations=annotations,
+                    subject=subject.descriptor() if subject else None)
 
 
 def build_artifact(
@@ -250,3 +262,81 @@ def large_manifest(target_bytes: int, fmt: str = "oci") -> Manifest:
         body["annotations"]["org.registry-harness.pad.tail"] = "x" * (target_bytes - len(data) - 40)
         data = canonical_json(body)
     return Manifest(data, base.media_type, base.blobs)
+
+
+def with_body(manifest: Manifest, change: Callable[[dict], None], **fields: object) -> Manifest:
+    """``manifest`` re-rendered after ``change(body)`` edits its JSON (same blobs and children unless
+    ``fields`` replace them): how the data sets below add fields the builders do not know."""
+    body = manifest.json()
+    change(body)
+    return dataclasses.replace(manifest, manifest=canonical_json(body), **fields)
+
+
+CONTENT_ARTIFACT_TYPE = "application/vnd.registry-harness.content-kind+json"
+NONDISTRIBUTABLE_URL = "https://layers.example.invalid/registry-harness/layer.tar.gz"
+
+
+def _nested_index() -> Manifest:
+    inner = build_index([build_image((128,)), build_image((160,))])
+    return build_index([inner, build_image((96,))])
+
+
+def _artifact_index() -> Manifest:
+    members = [build_artifact(CONTENT_ARTIFACT_TYPE, blobs=(random_bytes(64),)),
+               build_artifact(CONTENT_ARTIFACT_TYPE, blobs=(random_bytes(80),))]
+    return build_index(members, artifact_type=CONTENT_ARTIFACT_TYPE,
+                       annotations={"org.registry-harness.kind": "artifact-index"})
+
+
+def _index_as_referrer() -> Manifest:
+    subject = build_image((64,))
+    index = build_index([build_artifact(CONTENT_ARTIFACT_TYPE, blobs=(random_bytes(48),))], subject=subject,
+                        artifact_type=CONTENT_ARTIFACT_TYPE)
+    return dataclasses.replace(index, children=(subject, *index.children))  # the subject is pushed first
+
+
+def _index_as_subject() -> Manifest:
+    subject = build_index([build_image((64,)), build_image((72,))])
+    artifact = build_artifact(CONTENT_ARTIFACT_TYPE, subject=subject, blobs=(random_bytes(40),))
+    return dataclasses.replace(artifact, children=(subject,))
+
+
+def _descriptor_data() -> Manifest:
+    image = build_image((32,))
+    config = image.blobs[0]
+
+    def embed(body: dict) -> None:
+        body["config"]["data"] = base64.b64encode(config.data).decode()
+    return with_body(image, embed)
+
+
+def _non_distributable_layer() -> Manifest:
+    image = build_image((48,))
+    foreign = Blob(random_bytes(256), spec.OCI_NONDISTRIBUTABLE_LAYER)
+
+    def add(body: dict) -> None:
+        body["layers"].append(foreign.descriptor(urls=[NONDISTRIBUTABLE_URL]))
+    return with_body(image, add)  # the foreign layer is never pushed: clients fetch it from its urls
+
+
+def _custom_fields() -> Manifest:
+    image = build_image((48,))
+
+    def add(body: dict) -> None:
+        body["org.registry-harness.custom"] = {"kept": True, "list": [1, "two", None]}
+        body["config"]["org.registry-harness.descriptor-field"] = "kept"
+    return with_body(image, add)
+
+
+# The content data sets every registry is asked to round-trip byte for byte (one check body, many kinds).
+CONTENT_KINDS: dict[str, Callable[[], Manifest]] = {
+    "nested-index": _nested_index,
+    "empty-index": lambda: build_index([]),
+    "artifact-index": _artifact_index,
+    "empty-descriptor-layer": lambda: build_artifact(CONTENT_ARTIFACT_TYPE, blobs=()),
+    "index-as-referrer": _index_as_referrer,
+    "index-as-subject": _index_as_subject,
+    "descriptor-data": _descriptor_data,
+    "non-distributable-layer": _non_distributable_layer,
+    "custom-fields": _custom_fields,
+}

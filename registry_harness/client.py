@@ -35,6 +35,9 @@ from registry_harness.redact import mask_text, mask_url
 from registry_harness.target import Target, quiet_if_insecure
 
 DEFAULT_TIMEOUT = 10.0
+RATE_LIMIT_RETRIES = 3
+MAX_RETRY_WAIT = 10.0  # a Retry-After longer than this is not waited out: the 429 is returned
+DEFAULT_RETRY_WAIT = 1.0
 MAX_PAGES = 1_000
 SCOPE_CACHE = 1024
 # Every body the client reads is bounded by what the protocol needs; a larger answer ends the
@@ -192,7 +195,7 @@ def scope_for(method: str, path: str) -> str | None:
     """The token scope a request to ``path`` needs, from the one path grammar (``paths.parse``):
     the repository is the longest name that leaves a valid route, as the registry reads it."""
     parsed = paths.parse(urlsplit(path).path)
-    if parsed is None or parsed.endpoint is Endpoint.BASE:
+    if parsed is None or parsed.endpoint in (Endpoint.BASE, Endpoint.DISCOVER):
         return None
     if parsed.endpoint is Endpoint.CATALOG:
         return "registry:catalog:*"
@@ -232,9 +235,15 @@ class RegistryClient:
         self.recorder = recorder
         self.username = username if username is not None else target.username
         self.password = password if password is not None else target.password
+        self.identity_token = target.identity_token if username is None else None  # OAuth2 refresh token
+        self.oauth = False  # ask tokens by OAuth2 POST grant_type=password (docker login's way)
+        self.rate_limit_retries = RATE_LIMIT_RETRIES  # 429 answers waited out per request (0: never)
+        self.max_retry_wait = MAX_RETRY_WAIT
+        self.rate_limited = 0  # 429 answers waited out so far
         self.tokens = TokenCache()
         self.challenge: Challenge | None = None
         self.last_token_response: TokenResponse | None = None
+        self.last_token_http: requests.Response | None = None  # the token endpoint's last raw answer
         self.on_token: Callable[[TokenResponse, float], None] | None = None
         self._scopes: dict[tuple[str, str], str | None] = {}
 
@@ -254,7 +263,7 @@ class RegistryClient:
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
-        return (self.password,)
+        return (self.password, self.identity_token)
 
     def request(
         self,
@@ -297,8 +306,27 @@ class RegistryClient:
                 self._authorize(sent_headers, scope, url)
                 response = self._send(method, url, sent_headers, data, stream, allow_redirects, timeout, extra,
                                       limit)
+        if response.status_code == 429 and rewindable:
+            response = self._after_rate_limit(response, method, url, sent_headers, data, stream, allow_redirects,
+                                              timeout, extra, limit)
         if expect is not None:
             self.check(response, expect)
+        return response
+
+    def _after_rate_limit(self, response, method, url, headers, data, stream, allow_redirects, timeout,
+                          extra, limit: int = DOCUMENT_LIMIT) -> requests.Response:
+        """Honour 429 TOOMANYREQUESTS: wait ``Retry-After`` (1 s when absent or malformed) and send again,
+        at most ``rate_limit_retries`` times and never longer than ``max_retry_wait`` per wait; each
+        wait is counted in ``rate_limited``. The last answer is returned (a 429 when the limit holds)."""
+        for _ in range(self.rate_limit_retries):
+            wait = spec.retry_after_seconds(response.headers.get("Retry-After"))
+            wait = DEFAULT_RETRY_WAIT if wait is None else wait
+            if response.status_code != 429 or wait > self.max_retry_wait:
+                break
+            self.rate_limited += 1
+            response.close()
+            time.sleep(wait)
+            response = self._send(method, url, headers, data, stream, allow_redirects, timeout, extra, limit)
         return response
 
     def check(self, response: requests.Response, expect: int | Iterable[int], what: str = "") -> None:
@@ -447,7 +475,7 @@ class RegistryClient:
         try:
             result = fetch_token(
                 self.session, challenge, wanted, self.username, self.password, self.timeout,
-                send=self._token_get,
+                send=self._token_send, identity_token=self.identity_token, oauth=self.oauth,
             )
         except (AuthError, requests.RequestException):
             return None
@@ -487,21 +515,25 @@ class RegistryClient:
         return False
 
     def token_for(self, scope: str | None, challenge: Challenge | None = None, *, username: str | None = None,
-                  password: str | None = None) -> TokenResponse:
+                  password: str | None = None, identity_token: str | None = None,
+                  oauth: bool = False) -> TokenResponse:
         """Ask the Bearer realm for a token for exactly ``scope``, recorded but neither cached nor
         counted by ``on_token`` (checks use it to hold tokens of a known scope).
 
         ``challenge`` defaults to the one this client last met; credentials default to the client's
-        (pass ``username=""`` for an anonymous request). Raises AuthError without a Bearer challenge.
+        (pass ``username=""`` for an anonymous request); ``identity_token`` or ``oauth`` ask by OAuth2
+        POST (see ``fetch_token``). Raises AuthError without a Bearer challenge.
         """
         challenge = challenge or self.challenge
         if challenge is None or challenge.scheme != "bearer":
             raise AuthError("no Bearer challenge known: the registry has not asked for a token")
         user = self.username if username is None else username
         secret = self.password if password is None else password
-        return fetch_token(self.session, challenge, scope, user or None, secret, self.timeout, send=self._token_get)
+        return fetch_token(self.session, challenge, scope, user or None, secret, self.timeout,
+                           send=self._token_send, identity_token=identity_token, oauth=oauth)
 
-    def _token_get(self, url: str, **kwargs: object) -> requests.Response:
+    def _token_send(self, method: str, url: str, **kwargs: object) -> requests.Response:
+        """Send a token request and record it; a POST's form (it holds credentials) is never recorded."""
         started = time.perf_counter()
         headers = kwargs.get("headers") or {}
         params = kwargs.pop("params", None)
@@ -509,12 +541,13 @@ class RegistryClient:
         kwargs.setdefault("verify", self.session.verify)
         kwargs["stream"] = True
         try:
-            response = self.session.get(full, **kwargs)
+            response = self.session.request(method, full, **kwargs)
             read_bounded(response, DOCUMENT_LIMIT, float(kwargs.get("timeout") or self.timeout))  # type: ignore[arg-type]
         except (requests.RequestException, AnswerTooLarge) as exc:
-            self._record("GET", full, headers, None, None, started, error=_one_line(exc))
+            self._record(method, full, headers, None, None, started, error=_one_line(exc))
             raise requests.RequestException(f"token endpoint: {_one_line(exc)}") from None
-        self._record("GET", full, headers, None, response, started)
+        self._record(method, full, headers, None, response, started)
+        self.last_token_http = response
         return response
 
     # -- base and blobs ---------------------------------------------------------------------
@@ -562,31 +595,47 @@ class RegistryClient:
     ) -> str:
         """Upload ``data`` to ``repo`` in one of UPLOAD_MODES and return its digest.
 
-        Every step asserts its status, so a failing registry raises UnexpectedResponse naming it.
+        Every step asserts its status, so a failing registry raises UnexpectedResponse naming it,
+        and the digest the registry reports for the completed blob must be the blob's own.
         With a precomputed ``digest``, ``data`` may be any sized, sliceable iterable of bytes (a body
         streamed without copying, as the load profiles do).
         """
         digest = digest or digest_of(data, algorithm)
+        done = self._upload_blob(repo, data, mode, algorithm, chunk_size, digest, kw)
+        self.check_reported_digest(done, digest, "completed blob upload")
+        return digest
+
+    def check_reported_digest(self, response: requests.Response, digest: str, what: str) -> None:
+        """Raise UnexpectedResponse when a write's ``Docker-Content-Digest`` names other content than ``digest``
+        (a digest of another algorithm is left to the caller; an absent header is allowed)."""
+        reported = (response.headers.get("Docker-Content-Digest") or "").strip()
+        if reported and reported.split(":", 1)[0] == digest.split(":", 1)[0] and reported != digest:
+            raise UnexpectedResponse(
+                self.explain(response, what=what) + f"\n  Docker-Content-Digest {reported} is not the digest "
+                f"of the content written ({digest})", response)
+
+    def _upload_blob(self, repo: str, data: bytes, mode: str, algorithm: str, chunk_size: int | None,
+                     digest: str, kw: dict) -> requests.Response:
+        """The upload steps of ``push_blob``; returns the 201 that completed it."""
         octet = {"Content-Type": "application/octet-stream"}
         if mode == "single":
             response = self.start_upload(
                 repo, {"digest": digest}, data=data, headers=octet, expect=(201, 202), **kw
             )
             if response.status_code == 201:
-                return digest
-            self.request("PUT", with_query(self.location(response), {"digest": digest}),
-                         data=data, headers=octet, expect=201, **kw)
-            return digest
+                return response
+            return self.request("PUT", with_query(self.location(response), {"digest": digest}),
+                                data=data, headers=octet, expect=201, **kw)
         params = {"digest-algorithm": algorithm} if algorithm != "sha256" else None
         response = self.start_upload(repo, params, expect=202, **kw)
         location = self.location(response)
         if mode == "monolithic":
-            self.request("PUT", with_query(location, {"digest": digest}), data=data, headers=octet,
-                         expect=201, **kw)
-        elif mode == "streamed":
+            return self.request("PUT", with_query(location, {"digest": digest}), data=data, headers=octet,
+                                expect=201, **kw)
+        if mode == "streamed":
             response = self.request("PATCH", location, data=data, headers=octet, expect=202, **kw)
-            self.request("PUT", with_query(self.location(response), {"digest": digest}), expect=201, **kw)
-        elif mode == "chunked":
+            return self.request("PUT", with_query(self.location(response), {"digest": digest}), expect=201, **kw)
+        if mode == "chunked":
             minimum = int(response.headers.get("OCI-Chunk-Min-Length") or 0)
             size = max(chunk_size or max(len(data) // 3, 1), minimum, 1)
             offset = 0
@@ -596,10 +645,8 @@ class RegistryClient:
                 response = self.request("PATCH", location, data=chunk, headers=headers, expect=202, **kw)
                 location = self.location(response)
                 offset += len(chunk)
-            self.request("PUT", with_query(location, {"digest": digest}), expect=201, **kw)
-        else:
-            raise ValueError(f"unknown upload mode {mode!r}; choose one of {UPLOAD_MODES}")
-        return digest
+            return self.request("PUT", with_query(location, {"digest": digest}), expect=201, **kw)
+        raise ValueError(f"unknown upload mode {mode!r}; choose one of {UPLOAD_MODES}")
 
     def mount_blob(self, repo: str, digest: str, from_repo: str | None = None, **kw: object) -> requests.Response:
         """POST ?mount=<digest>[&from=<repo>] (end-11)."""

@@ -21,6 +21,7 @@ class Endpoint(StrEnum):
 
     BASE = "base"  # /v2/ (end-1)
     CATALOG = "catalog"  # /v2/_catalog (Docker)
+    DISCOVER = "discover"  # /v2/_oci/ext/discover (extension discovery, OCI main)
     MANIFEST = "manifest"  # /v2/<name>/manifests/<reference> (end-3, end-7, end-9)
     BLOB = "blob"  # /v2/<name>/blobs/<digest> (end-2, end-10)
     UPLOAD_START = "upload_start"  # /v2/<name>/blobs/uploads/ (end-4, end-11)
@@ -29,7 +30,7 @@ class Endpoint(StrEnum):
     REFERRERS = "referrers"  # /v2/<name>/referrers/<digest> (end-12)
 
 
-REPOSITORY_ENDPOINTS = frozenset(Endpoint) - {Endpoint.BASE, Endpoint.CATALOG}
+REPOSITORY_ENDPOINTS = frozenset(Endpoint) - {Endpoint.BASE, Endpoint.CATALOG, Endpoint.DISCOVER}
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def parse(path: str) -> RegistryPath | None:
     rest = path[4:]
     if rest == "_catalog":
         return RegistryPath(Endpoint.CATALOG)
+    if rest == "_oci/ext/discover":
+        return RegistryPath(Endpoint.DISCOVER)
     parts = rest.split("/")
     if parts[-1] == "" and len(parts) >= 4 and parts[-3:-1] == ["blobs", "uploads"]:
         name = "/".join(parts[:-3])

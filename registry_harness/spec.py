@@ -7,6 +7,8 @@ shared by the reference server (to validate input) and the suite (to judge answe
 from __future__ import annotations
 
 import re
+import time
+from email.utils import parsedate_to_datetime
 
 API_VERSION_HEADER = "Docker-Distribution-API-Version"
 API_VERSION = "registry/2.0"
@@ -48,6 +50,7 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 OCI_EMPTY_JSON = b"{}"
+OCI_NONDISTRIBUTABLE_LAYER = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
 
 MANIFEST_MEDIA_TYPES = (
     OCI_MANIFEST,
@@ -85,3 +88,23 @@ ERROR_STATUS = {
 }
 OCI_ERROR_CODES = frozenset(list(ERROR_STATUS)[:14])
 ERROR_CODES = frozenset(ERROR_STATUS)
+
+
+_DELTA_SECONDS_RE = re.compile(r"^[0-9]+$")
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (RFC 9110 §10.2.3: delta-seconds or an
+    HTTP-date), or None when it is absent or malformed. A date in the past means 0."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if _DELTA_SECONDS_RE.match(text):
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None or not text.endswith("GMT"):
+        return None  # an HTTP-date is always in GMT
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

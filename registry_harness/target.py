@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+from registry_harness.credentials import CredentialsError
+from registry_harness.credentials import lookup as lookup_credentials
+
 TLS_MODES = ("enabled", "insecure", "disabled")
 _HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?$")
 
@@ -35,6 +38,7 @@ class Target:
     password: str | None = field(default=None, repr=False)
     repo1: str | None = None
     repo2: str | None = None
+    identity_token: str | None = field(default=None, repr=False)  # OAuth2 refresh token (docker login)
 
     @property
     def scheme(self) -> str:
@@ -65,7 +69,7 @@ class Target:
 
     def redacted(self) -> dict[str, object]:
         """The target as a dict safe to echo in reports: the password is never included."""
-        return {
+        shown: dict[str, object] = {
             "url": self.base_url,
             "tls": self.tls,
             "ca_bundle": self.ca_bundle,
@@ -74,6 +78,9 @@ class Target:
             "repo1": self.repo1,
             "repo2": self.repo2,
         }
+        if self.identity_token:
+            shown["identity_token"] = "***"
+        return shown
 
     def with_credentials(self, username: str | None, password: str | None) -> Target:
         return replace(self, username=username, password=password)
@@ -135,6 +142,8 @@ def target_from_env(env: Mapping[str, str] | None = None, target: str | None = N
     TLS: ``OCI_TLS`` (enabled|insecure|disabled) and ``OCI_CA_BUNDLE``; credentials:
     ``OCI_USERNAME``/``OCI_PASSWORD``; repositories: ``OCI_REPO1``/``OCI_REPO2`` or
     ``OCI_NAMESPACE`` (used for both). The Makefile maps its short names (TLS, USERNAME, …) here.
+    Without ``OCI_USERNAME`` the credentials container tools stored for the host are used (the
+    containers auth.json, Docker's config.json and its credential helpers: ``credentials.py``).
     """
     env = os.environ if env is None else env
     text = target or env.get("TARGET") or env.get("OCI_REGISTRY") or env.get("OCI_ROOT_URL")
@@ -144,10 +153,19 @@ def target_from_env(env: Mapping[str, str] | None = None, target: str | None = N
     ca_bundle = env.get("OCI_CA_BUNDLE") or None
     parsed = parse_target(text, tls=tls, ca_bundle=ca_bundle)
     namespace = env.get("OCI_NAMESPACE") or None
+    username, password, identity_token = env.get("OCI_USERNAME") or None, env.get("OCI_PASSWORD") or None, None
+    if username is None:
+        try:
+            found = lookup_credentials(parsed.netloc, env)
+        except CredentialsError as exc:
+            raise TargetError(str(exc)) from None
+        if found is not None:
+            username, password, identity_token = found.username, found.password, found.identity_token
     return replace(
         parsed,
-        username=env.get("OCI_USERNAME") or None,
-        password=env.get("OCI_PASSWORD") or None,
+        username=username,
+        password=password,
+        identity_token=identity_token,
         repo1=env.get("OCI_REPO1") or namespace,
         repo2=env.get("OCI_REPO2") or namespace,
     )

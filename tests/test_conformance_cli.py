@@ -102,13 +102,14 @@ def test_bad_tls_mode_and_unknown_area_are_configuration_errors(tmp_path: Path) 
 def test_list_prints_every_check_without_network() -> None:
     result = run_cli("--list", "--target", f"127.0.0.1:{free_port()}")
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = [line.split("\t") for line in result.stdout.splitlines() if line.count("\t") == 4]
+    rows = [line.split("\t") for line in result.stdout.splitlines() if line.count("\t") == 5]
     ids = {row[0] for row in rows}
     assert "conformance/checks/test_base.py::test_api_version_check" in ids
     assert "conformance/checks/test_push.py::test_blob_upload[chunked]" in ids
     assert "conformance/checks/test_seed.py::test_seed_delete_by_reported_digest_is_404" in ids
-    for check_id, area, rule_id, level, text in rows:
+    for check_id, area, rule_id, level, text, doc in rows:
         assert area and rule_id and level in ("MUST", "SHOULD", "MAY") and text, check_id
+        assert doc in ("OCI 1.1", "OCI main", "Docker Registry HTTP API V2"), check_id
     assert len(ids) == len(rows), "check ids must be unique"
 
 

@@ -54,7 +54,7 @@ def run_suite(variant: Variant, results: Path, with_middleware: bool,
     strict = ["--strict"] if variant.strict else []
     with serve_in_thread(app) as url:
         process = subprocess.run(
-            [sys.executable, "-m", "conformance", "--target", url, "-k", variant.select, *strict,
+            [sys.executable, "-m", "conformance", "--target", url, "-k", variant.select, *strict, *variant.args,
              "--results-dir", str(results), "-p", "no:xdist"],
             cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env,
         )
@@ -93,7 +93,8 @@ def _controls() -> list[tuple[str, Variant]]:
     """One control run per distinct (switches, selection) among the variants."""
     seen: dict[tuple[object, ...], tuple[str, Variant]] = {}
     for module, variant in VARIANTS:
-        seen.setdefault((variant.server_args, variant.select, variant.strict, variant.env, variant.peers),
+        seen.setdefault((variant.server_args, variant.select, variant.strict, variant.env, variant.args,
+                         variant.peers),
                         (module, variant))
     return list(seen.values())
 

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from conformance.rules import rule, should, unsupported
+from conformance.rules import docker_rule, rule, should, unsupported
 from registry_harness import schemas, spec
 from registry_harness.client import PageTrail, RegistryClient, parse_link_header
 
@@ -149,10 +149,9 @@ def test_tags_list_n_limits_the_count(client, push_image, cleanup, repo):
     assert len(page) <= 3, f"?n=3 returned {len(page)} tags (n was ignored): {page}"
     assert page == full[:len(page)], f"?n=3 must start at the beginning of the list {full[:3]}, got {page}"
     if len(page) < 3:
-        assert response.headers.get("Link"), (
-            f"?n=3 returned only {len(page)} tags of {len(full)} and no Link header; fewer than n are "
-            "allowed only when no more tags exist or a Link header is provided"
-        )
+        docker_rule(response.headers.get("Link"),
+                    f"?n=3 returned only {len(page)} tags of {len(full)} and no Link header; fewer than n are "
+                    "allowed only when no more tags exist or a Link header is provided")
 
 
 @rule("end-8b", "MUST", "discovery", "?last=<tag> starts the list just after that tag (exclusive), with or without n")
@@ -171,7 +170,8 @@ def test_tags_list_last_is_exclusive(client, push_image, cleanup, repo):
         f"?n=2&last={last} must continue with the tags after it {after[:2]}, got {page} (last ignored?)"
     )
     if len(page) < min(2, len(after)):
-        assert response.headers.get("Link"), f"?n=2&last={last} returned {page} though {after[:2]} remain, no Link"
+        docker_rule(response.headers.get("Link"),
+                    f"?n=2&last={last} returned {page} though {after[:2]} remain, no Link")
 
     alone = page_tags(client, client.tags_list(repo, last=last), f"GET tags/list?last={last}")
     assert alone and alone == after[:len(alone)], (
@@ -212,10 +212,10 @@ def test_tags_list_link_pages_cover_every_tag_once(client, push_image, cleanup, 
     walked = [tag for page in pages for tag in page]
 
     assert not repeated(walked), f"tags repeated across pages: {repeated(walked)}; pages: {pages}"
-    assert len(walked) >= len(full), (
-        f"the last page (page {len(pages)}) carries no Link header, yet {len(full) - len(walked)} tags were "
-        f"never listed: {[t for t in full if t not in walked]}; pages: {pages}"
-    )
+    if not docker_rule(len(walked) >= len(full),
+                       f"the last page (page {len(pages)}) carries no Link header, yet {len(full) - len(walked)} "
+                       f"tags were never listed: {[t for t in full if t not in walked]}; pages: {pages}"):
+        return
     assert walked == full, f"paging with n={n} gives {walked}, the full list is {full}"
 
 

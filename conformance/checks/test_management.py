@@ -135,6 +135,26 @@ def test_delete_unknown_blob_is_404(client, cleanup, push_image, repo):
                          require_json=False)
 
 
+@rule("end-9", "MUST", "management", "an index deleted by digest answers 404 while its children stay served; the "
+      "children are then deleted in turn (202, then 404)")
+def test_delete_index_then_children(client, push_index, repo):
+    tag = new_tag("index")
+    index = push_index(tag=tag)
+    response = delete(client, client.manifest_path(repo, index.digest), f"DELETE manifests/{index.digest}")
+    client.check(response, 202, f"DELETE the index {index.digest}")
+    assert_manifest_gone(client, repo, index.digest, "after the index was deleted")
+    assert_manifest_gone(client, repo, tag, "after the index it named was deleted")
+    for child in index.children:
+        kept = client.get_manifest(repo, child.digest, accept=child.media_type)
+        assert kept.status_code == 200 and kept.content == child.manifest, client.explain(
+            kept, (200,), f"GET the child {child.digest} after its index was deleted"
+        ) + "\n  deleting an index must not take the manifests it lists with it"
+    for child in index.children:
+        response = client.delete_manifest(repo, child.digest)
+        client.check(response, 202, f"DELETE the child {child.digest} of the deleted index")
+        assert_manifest_gone(client, repo, child.digest, "after it was deleted")
+
+
 @rule("docker-catalog", "MAY", "management",
       "after its last manifest is deleted a repository MAY leave _catalog; if still listed it shows no deleted tag")
 def test_catalog_after_deleting_the_last_manifest(client, push_image, repo):

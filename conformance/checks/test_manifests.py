@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from conformance.rules import rule, should, unsupported, write_refused
+from conformance.rules import OCI_MAIN, rule, should, unsupported, write_refused
 from registry_harness import builders, schemas, spec
 from registry_harness.client import RegistryClient, UnexpectedResponse
 from registry_harness.digests import digest_of
@@ -201,13 +201,15 @@ def test_oversized_manifest_is_refused_with_413_or_kept_exactly(client, cleanup,
 # -- invalid input -----------------------------------------------------------------------------------
 
 @rule("end-7a", "MAY", "manifests",
-      "a manifest naming blobs the repository lacks MAY be refused (400 MANIFEST_BLOB_UNKNOWN) or accepted")
+      "a manifest naming blobs the repository lacks MAY be refused (400 MANIFEST_BLOB_UNKNOWN) or accepted; "
+      "once accepted (201) it MUST be served")
 def test_manifest_with_missing_blobs(client, cleanup, repo):
     image = builders.build_image((128,))
     tag = new_tag("missing-blobs")
 
     response = put(client, cleanup, repo, tag, image)
     if response.status_code == 201:
+        assert_served_exactly(client, repo, tag, image)
         return
     codes = schemas.expect_error(client.explain, response, 400, ("MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID"),
                                  "PUT a manifest whose blobs were never pushed", require_json=False)
@@ -264,10 +266,70 @@ def test_invalid_tag_is_refused(client, cleanup, push_image, repo, bad_tag):
         assert bad_tag not in tags, f"the invalid tag {bad_tag!r} appears in the tags list"
 
 
+VALID_TAG_EDGES = {"128-chars": "L" + "o" * 126 + "g", "separators": "_Ab.9-z__.-x"}
+
+
+@pytest.mark.parametrize("edge", list(VALID_TAG_EDGES))
+@rule("end-7a", "MUST", "manifests", "tags on the valid edge of [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} (128 characters, "
+      "leading _, . and - inside) are accepted, served and listed")
+def test_valid_tag_edges_are_accepted(client, cleanup, push_image, repo, edge):
+    tag = VALID_TAG_EDGES[edge]
+    assert spec.valid_tag(tag), f"harness built an invalid tag {tag!r}"
+    image = push_image(layer_sizes=(64,), tag=new_tag())
+    response = put(client, cleanup, repo, tag, image)
+    client.check(response, 201, f"PUT manifest under the valid tag {tag!r} ({len(tag)} characters)")
+    assert_served_exactly(client, repo, tag, image)
+    listed = {t for page in client.pages(client.tags_list(repo, expect=200))
+              for t in schemas.check("tags-list", page.content, "GET tags/list")["tags"]}
+    assert tag in listed, f"the valid tag {tag!r} is served but missing from the tags list"
+
+
+@rule("end-7a", "MUST", "manifests", "a manifest PUT framed with Transfer-Encoding: chunked (no Content-Length) is "
+      "accepted like any other (HTTP/1.1) and served byte for byte")
+def test_manifest_put_chunked_transfer(client, cleanup, repo):
+    image = builders.build_image((128,))
+    push_blobs(client, cleanup, repo, image)
+    tag = new_tag("chunked")
+    response = client.put_manifest(repo, tag, iter([image.manifest[:100], image.manifest[100:]]), image.media_type)
+    refused_write_is_unsupported(response)
+    assert "Content-Length" not in response.request.headers, "harness error: the PUT was not sent chunked"
+    client.check(response, 201, f"PUT manifests/{tag} with Transfer-Encoding: chunked")
+    cleanup.manifest(repo, image.digest)
+    cleanup.tag(repo, tag)
+    client.check_reported_digest(response, image.digest, "chunked manifest PUT")
+    assert_served_exactly(client, repo, tag, image)
+
+
+MALFORMED_DIGEST = "sha256:not-a-digest"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+@rule("end-3", "MUST", "manifests", "a malformed digest as manifest reference (manifests/sha256:not-a-digest) is a "
+      "client error: PUT 400, GET/HEAD/DELETE 400 or 404, never 500")
+def test_malformed_digest_reference(client, cleanup, push_image, repo, method):
+    image = push_image(layer_sizes=(64,), tag=new_tag())  # the repository exists
+    path = client.manifest_path(repo, MALFORMED_DIGEST)
+    if method == "PUT":
+        response = client.request("PUT", path, data=image.manifest, headers={"Content-Type": image.media_type})
+        refused_write_is_unsupported(response)
+        statuses: tuple[int, ...] = (400,)
+    else:
+        response = client.request(method, path, headers={"Accept": image.media_type})
+        statuses = (400, 404)
+    if method == "DELETE" and response.status_code == 405:
+        unsupported("DELETE of manifests answered 405: deletion is disabled")
+    schemas.expect_error(client.explain, response, statuses,
+                         ("DIGEST_INVALID", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "TAG_INVALID", "NAME_INVALID"),
+                         f"{method} manifests/{MALFORMED_DIGEST}", require_json=False)
+    assert client.get_manifest(repo, image.digest, accept=image.media_type).status_code == 200, \
+        f"after {method} manifests/{MALFORMED_DIGEST} the repository's manifest {image.digest} is gone"
+
+
 # -- tags on a PUT by digest (end-7b) ----------------------------------------------------------------
 
 @rule("end-7b", "MUST", "manifests",
-      "PUT by digest with ?tag= creates those tags and names each in an OCI-Tag header (when supported)")
+      "PUT by digest with ?tag= creates those tags and names each in an OCI-Tag header (when supported)",
+      doc=OCI_MAIN)
 def test_put_by_digest_with_tag_parameters(client, cleanup, repo):
     image = builders.build_image((128,))
     push_blobs(client, cleanup, repo, image)
@@ -308,14 +370,16 @@ def test_manifest_with_missing_subject_is_accepted(client, cleanup, repo):
     assert_served_exactly(client, repo, artifact.digest, artifact)
 
 
+@pytest.mark.parametrize("by", ["digest", "tag"])
 @rule("end-7a", "MUST", "manifests",
-      "a registry with the referrers API answers a PUT carrying subject with OCI-Subject: <subject digest>")
-def test_put_with_subject_answers_oci_subject(client, cleanup, push_image, repo):
+      "a registry with the referrers API answers a PUT carrying subject (by digest or by tag) with "
+      "OCI-Subject: <subject digest>")
+def test_put_with_subject_answers_oci_subject(client, cleanup, push_image, repo, by):
     subject = push_image(layer_sizes=(64,))
     artifact = builders.build_artifact(ARTIFACT_TYPE, subject=subject)
     push_blobs(client, cleanup, repo, artifact)
 
-    response = put(client, cleanup, repo, artifact.digest, artifact)
+    response = put(client, cleanup, repo, artifact.digest if by == "digest" else new_tag("referrer"), artifact)
     client.check(response, 201, "PUT an artifact with a subject")
     header = response.headers.get("OCI-Subject")
     if header is None:

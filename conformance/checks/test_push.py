@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.fixtures import Cleanup
-from conformance.rules import rule, should, unsupported
+from conformance.rules import OCI_MAIN, rule, should, unsupported
 from conformance.steps import (
     OCTET,
     Session,
@@ -21,6 +21,7 @@ from conformance.steps import (
     patch_chunk,
     start_session,
 )
+from registry_harness import spec
 from registry_harness.builders import random_bytes
 from registry_harness.client import RegistryClient, with_query
 from registry_harness.digests import digest_of
@@ -59,6 +60,7 @@ def _upload(client: RegistryClient, repo: str, data: bytes, mode: str, digest: s
         client.check(response, (201, 202), "single POST ?digest= with the whole blob (end-4b)")
         if response.status_code == 201:
             client.location(response)
+            client.check_reported_digest(response, digest, "single POST ?digest= (end-4b)")
             return response
         session = Session(client.location(response))
         close_session(client, session, digest, data, what="PUT after a single POST answered 202 (end-6)")
@@ -140,6 +142,48 @@ def test_out_of_order_chunk_is_416(client: RegistryClient, repo: str) -> None:
     client.request("DELETE", session.location)
 
 
+def _resume_after_416(client: RegistryClient, session: Session, data: bytes, received: int, digest: str,
+                      what: str) -> None:
+    """After a 416 the session goes on: upload status still reports ``received`` bytes, the missing
+    bytes follow from there, and the closing PUT stores the whole blob."""
+    status = client.request("GET", session.location)
+    client.check(status, 204, f"upload status after {what} (end-13)")
+    session.location = client.location(status)
+    end = parse_range(client, status, f"upload status after {what}")
+    assert end == received - 1, client.explain(status, (), f"upload status after {what}") + \
+        f"\n  Range ends at {end}: the refused chunk changed the session ({received} bytes were accepted before it)"
+    patch_chunk(client, session, data[received:], received, received)
+    close_session(client, session, digest, what=f"closing PUT after {what}")
+
+
+@rule("end-5", "MUST", "push", "after a chunk refused with 416 the session is still usable: its status shows the "
+      "bytes accepted before, and the upload completes from there")
+def test_upload_usable_after_416(client: RegistryClient, repo: str, cleanup) -> None:
+    session, data, digest = _session_with_blob(client, repo, cleanup, chunks=3)
+    size = _chunk_size(session)
+    received = patch_chunk(client, session, data[:size], 0, 0)
+    gap = received + 10
+    response = client.request("PATCH", session.location, data=data[gap:gap + size],
+                              headers={**OCTET, "Content-Range": f"{gap}-{gap + size - 1}"})
+    client.check(response, 416, f"PATCH a chunk starting at byte {gap} after {received} bytes (end-5)")
+    _resume_after_416(client, session, data, received, digest, "a chunk refused with 416")
+    assert_blob(client, repo, digest, data)
+
+
+@rule("end-6", "MUST", "push", "a final chunk in the closing PUT that does not continue at the current offset is "
+      "refused with 416, and the session is still usable")
+def test_out_of_order_final_chunk_in_closing_put(client: RegistryClient, repo: str, cleanup) -> None:
+    session, data, digest = _session_with_blob(client, repo, cleanup, chunks=2)
+    received = patch_chunk(client, session, data[:_chunk_size(session)], 0, 0)
+    gap = received + 10
+    response = client.request("PUT", with_query(session.location, {"digest": digest}), data=data[gap:],
+                              headers={**OCTET, "Content-Range": f"{gap}-{len(data) - 1}"})
+    client.check(response, 416, f"closing PUT whose chunk starts at byte {gap} after {received} bytes (end-6)")
+    assert_no_blob(client, repo, digest, "HEAD the blob after the refused closing PUT")
+    _resume_after_416(client, session, data, received, digest, "a closing chunk refused with 416")
+    assert_blob(client, repo, digest, data)
+
+
 @rule("end-13", "MUST", "push", "GET on an active upload answers 204 with Location and Range: 0-<last byte "
       "received>, and the session continues from there")
 def test_upload_status(client: RegistryClient, repo: str, cleanup) -> None:
@@ -217,7 +261,7 @@ def test_digest_mismatch_is_rejected(client: RegistryClient, repo: str, upload_m
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
 @rule("end-4c", "MUST", "push", "POST ?digest-algorithm=<alg> opens a session whose blob is addressed by that "
-      "algorithm; a registry without sha512 says so with 400 (then unsupported)")
+      "algorithm; a registry without sha512 says so with 400 (then unsupported)", doc=OCI_MAIN)
 def test_upload_digest_algorithm(client: RegistryClient, repo: str, algorithm: str, cleanup) -> None:
     data = random_bytes(BLOB_SIZE)
     digest = digest_of(data, algorithm)
@@ -277,18 +321,42 @@ def test_mount_without_from(client: RegistryClient, repo: str, other_repo: str, 
     unsupported("mount without from not supported (202); the upload session it opened worked")
 
 
-@rule("end-11", "MUST", "push", "mounting a blob that does not exist is never 201 (a 202 session is fine); the "
-      "blob stays unknown")
-def test_mount_of_missing_blob(client: RegistryClient, repo: str, other_repo: str) -> None:
+@rule("end-11", "MUST", "push", "mounting a blob that does not exist is never 201 and the blob stays unknown; a 202 "
+      "opens a session that then completes the upload")
+def test_mount_of_missing_blob(client: RegistryClient, repo: str, other_repo: str, cleanup) -> None:
     client.push_blob(other_repo, random_bytes(64))  # the source repository exists, the blob does not
-    missing = digest_of(random_bytes(BLOB_SIZE))
+    data = random_bytes(BLOB_SIZE)
+    missing = digest_of(data)
     response = client.mount_blob(repo, missing, other_repo)
     assert response.status_code != 201, client.explain(response, (202, 404), "mount of a blob nobody pushed") + \
         "\n  201 claims the blob was mounted, but no such blob exists"
-    if response.status_code == 202:
-        client.location(response)
-        client.request("DELETE", client.location(response))
     assert_no_blob(client, repo, missing, "HEAD the missing blob after the refused mount")
+    if response.status_code == 202:  # the session the declined mount opened finishes the upload
+        cleanup.blob(repo, missing)
+        close_session(client, Session(client.location(response)), missing, data,
+                      what="PUT the blob into the session the declined mount opened (end-6)")
+        assert_blob(client, repo, missing, data, "GET the blob uploaded through the declined mount's session")
+
+
+NAME_EDGES = {"dot": "a.b", "underscore": "a_b", "double-underscore": "a__b", "dash": "a-b", "dashes": "a--b",
+              "components": "x/y0/z-1"}
+
+
+@pytest.mark.parametrize("edge", list(NAME_EDGES))
+@rule("end-7a", "MUST", "push", "repository names on the valid edge of the grammar ('.', '_', '__', '-', '--' "
+      "separators, several components) are accepted for push and pull")
+def test_repository_name_edges_are_accepted(client: RegistryClient, push_image, repo: str, edge: str) -> None:
+    name = f"{repo}/{NAME_EDGES[edge]}"
+    assert spec.valid_name(name), f"harness built an invalid name {name!r}"
+    image = push_image(layer_sizes=(64,), repo=name, tag="edge")
+    response = client.get_manifest(name, "edge", accept=image.media_type)
+    client.check(response, 200, f"GET /v2/{name}/manifests/edge")
+    assert response.content == image.manifest, client.explain(response, (), f"GET from {name}") + \
+        "\n  the body differs from the manifest pushed"
+    assert_blob(client, name, image.blobs[-1].digest, image.blobs[-1].data, f"GET a blob of {name}")
+    listing = client.tags_list(name)
+    client.check(listing, 200, f"GET /v2/{name}/tags/list")
+    assert "edge" in (listing.json().get("tags") or []), f"GET /v2/{name}/tags/list lacks the tag pushed"
 
 
 @rule("end-2", "MUST", "push", "a blob pushed to one repository is not served from another one that never "

@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 
 import pytest
 
+from conformance.fixtures import push_tree
 from conformance.rules import rule, should, unsupported
 from registry_harness import builders, schemas, spec
 from registry_harness.client import PageTrail, RegistryClient, parse_link_header
@@ -168,6 +169,49 @@ def test_referrers_of_unknown_subject_is_empty_index(client, push_image, push_ar
         )
     pages = index_pages(client, response, f"GET /v2/{repo}/referrers/{unknown}")
     assert descriptors(pages) == [], f"referrers of a digest nothing refers to lists {descriptors(pages)}"
+
+
+@rule("end-12a", "MUST", "referrers", "referrers in a repository that does not exist, of a subject never pushed: "
+      "200 with an empty index (a registry with the referrers API never answers them 404)")
+def test_referrers_in_unknown_repository_is_empty_index(client, push_image, push_artifact, repo):
+    subject = push_image(layer_sizes=(32,))
+    push_artifact(SBOM, subject=subject)
+    require_referrers_api(client, repo, subject)  # the API exists: learnt in a repository that does
+
+    nowhere = f"{repo}-never-pushed-{secrets.token_hex(4)}"
+    unknown = digest_of(secrets.token_bytes(32))
+    what = f"GET /v2/{nowhere}/referrers/{unknown} (repository never created)"
+    pages = index_pages(client, client.referrers(nowhere, unknown), what)
+    assert descriptors(pages) == [], f"{what} lists {descriptors(pages)}"
+
+
+@rule("end-12a", "MUST", "referrers", "referrers of a subject that was never pushed list the manifests naming it "
+      "(a subject need not exist)")
+def test_referrers_of_subject_never_pushed(client, push_artifact, repo):
+    absent = builders.build_image((48,))
+    artifact = push_artifact(SBOM, subject=absent, annotations={"org.registry-harness.role": "orphan"})
+    require_referrers_api(client, repo, absent)
+
+    what = f"GET /v2/{repo}/referrers/{absent.digest} (subject never pushed)"
+    expected = Referred(absent, [artifact]).expected()
+    assert_exactly(descriptors(index_pages(client, client.referrers(repo, absent.digest), what)), expected, what)
+
+
+@rule("end-12a", "MUST", "referrers", "referrers are per repository: the same subject pushed to two repositories "
+      "lists in each only the referrers pushed there")
+def test_referrers_are_per_repository(client, cleanup, push_artifact, repo, other_repo):
+    subject = push_tree(client, cleanup, repo, builders.build_image((64,)))
+    push_tree(client, cleanup, other_repo, subject)  # the same subject digest in both repositories
+    mine = push_artifact(SBOM, subject=subject, annotations={"org.registry-harness.repo": "first"})
+    require_referrers_api(client, repo, subject)
+    theirs = push_artifact(SIGNATURE, subject=subject, repo=other_repo,
+                           annotations={"org.registry-harness.repo": "second"})
+
+    for name, own in ((repo, mine), (other_repo, theirs)):
+        what = f"GET /v2/{name}/referrers/{subject.digest}"
+        found = descriptors(index_pages(client, client.referrers(name, subject.digest), what))
+        assert_exactly(found, Referred(subject, [own]).expected(), what + " (referrers of the other repository "
+                       "must not appear)")
 
 
 @rule("end-12a", "MUST", "referrers", "a referrers request with a malformed digest answers 400")

@@ -3,9 +3,11 @@
 GET with ``service`` and one or more ``scope`` parameters, Basic credentials or none (anonymous);
 answers ``{"token", "access_token", "expires_in", "issued_at"}`` granting the part of the asked
 scopes the access policy allows. Wrong credentials get 401, repeated failures from one address 429
-with ``Retry-After``. POST implements the OAuth2 password grant (form
-``grant_type=password&username=…&password=…&scope=…``) for clients that use it; its form is read
-within bounds (see ``forms.py``) and its errors carry both the OAuth2 ``error`` and the spec's
+with ``Retry-After``. POST implements the OAuth2 grants ``docker login`` uses:
+``grant_type=password&username=…&password=…&scope=…`` (with ``access_type=offline`` the answer adds
+a ``refresh_token``, what Docker stores as an identity token) and
+``grant_type=refresh_token&refresh_token=…``; a bad password or refresh token gets 401. The form is
+read within bounds (see ``forms.py``) and its errors carry both the OAuth2 ``error`` and the spec's
 ``errors`` list.
 """
 
@@ -23,8 +25,11 @@ from reference_server.auth.forms import FormError, read_form
 from reference_server.auth.passwords import TooManyAttempts
 from reference_server.auth.scopes import Access, merge, parse_scope
 from reference_server.auth.settings import AuthSettings
+from reference_server.auth.tokens import InvalidToken, TokenSigner
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+REFRESH_AUDIENCE = "#refresh"
+REFRESH_TTL = 24 * 3600.0
 
 
 def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> web.Response:
@@ -66,6 +71,8 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 def make_handlers(settings: AuthSettings) -> tuple[Handler, Handler]:
     """The GET and POST handlers of the token endpoint for ``settings``."""
     expires_in = max(1, round(settings.token_ttl))
+    # Refresh tokens share the signing key but name another audience, so neither kind passes for the other.
+    refresh_signer = TokenSigner(settings.service + REFRESH_AUDIENCE, settings.signer.key)
 
     async def get_token(request: web.Request) -> web.Response:
         service = request.query.get("service")
@@ -94,18 +101,35 @@ def make_handlers(settings: AuthSettings) -> tuple[Handler, Handler]:
             return _form_error(exc.status, "invalid_request", exc.code, exc.message)
         if form.get("service") and form.get("service") != settings.service:
             return _form_error(400, "invalid_request", "UNSUPPORTED", "unknown service")
-        if form.get("grant_type") != "password":
-            return _form_error(400, "unsupported_grant_type", "UNSUPPORTED", "only grant_type=password is supported")
-        user, password = form.get("username") or "", form.get("password") or ""
-        try:
-            ok = bool(user) and await settings.passwords.verify(request.remote, user, password)
-        except TooManyAttempts as exc:
-            return _too_many(exc, oauth=True)
-        if not ok:
-            return _form_error(401, "invalid_grant", "UNAUTHORIZED", "invalid username or password")
+        grant_type = form.get("grant_type")
+        if grant_type == "password":
+            user, password = form.get("username") or "", form.get("password") or ""
+            try:
+                ok = bool(user) and await settings.passwords.verify(request.remote, user, password)
+            except TooManyAttempts as exc:
+                return _too_many(exc, oauth=True)
+            if not ok:
+                return _form_error(401, "invalid_grant", "UNAUTHORIZED", "invalid username or password")
+        elif grant_type == "refresh_token":
+            user = refresh_subject(form.get("refresh_token") or "")
+            if not user:
+                return _form_error(401, "invalid_grant", "UNAUTHORIZED", "invalid refresh token")
+        else:
+            return _form_error(400, "unsupported_grant_type", "UNSUPPORTED",
+                               "grant_type must be password or refresh_token")
         granted = _grant(settings, user, [form.get("scope") or ""])
         token, issued = settings.signer.issue(user, granted, settings.token_ttl)
-        return _json(200, {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
-                           "issued_at": rfc3339(issued), "scope": " ".join(a.scope() for a in granted)})
+        body = {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
+                "issued_at": rfc3339(issued), "scope": " ".join(a.scope() for a in granted)}
+        if grant_type == "password" and form.get("access_type") == "offline":
+            body["refresh_token"], _ = refresh_signer.issue(user, [], REFRESH_TTL)
+        return _json(200, body)
+
+    def refresh_subject(value: str) -> str:
+        """The account a refresh token of this server was issued to, or '' for any other value."""
+        try:
+            return refresh_signer.verify(value).subject
+        except InvalidToken:
+            return ""
 
     return get_token, post_token

@@ -78,7 +78,7 @@ def needed_access(method: str, path: str | RegistryPath | None, query: dict[str,
     so the repository checked here is always the one the handler will touch.
     """
     parsed = paths.parse(path) if isinstance(path, str) else path
-    if parsed is None or parsed.endpoint is Endpoint.BASE:
+    if parsed is None or parsed.endpoint in (Endpoint.BASE, Endpoint.DISCOVER):
         return Need()
     if parsed.endpoint is Endpoint.CATALOG:
         return Need((Access(*CATALOG, frozenset({ALL})),))

@@ -64,7 +64,7 @@ def render_junit(run: RunResult, secrets: tuple[str | None, ...] = ()) -> bytes:
             "time": f"{check.duration_s:.3f}",
         })
         case_props = ET.SubElement(case, "properties")
-        for key in ("rule", "level", "area"):
+        for key in ("rule", "level", "area", "doc"):
             ET.SubElement(case_props, "property", {"name": key, "value": getattr(check, key)})
         first_line = (check.message.splitlines() or [""])[0][:500]
         expected = check.expected or {}

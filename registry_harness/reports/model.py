@@ -24,6 +24,7 @@ class CheckResult:
     rule: str = ""
     level: str = ""
     text: str = ""
+    doc: str = ""  # the document the rule comes from (OCI 1.1, OCI main, Docker Registry HTTP API V2)
     status: str = "pass"
     reason: str = ""  # why it was skipped / disabled
     message: str = ""  # why it failed / errored (masked)

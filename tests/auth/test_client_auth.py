@@ -248,3 +248,30 @@ def test_environment_ca_bundle_does_not_override_the_tls_mode(token_server, pki,
     assert insecure.ping().status_code == 200
     verified = RegistryClient(parse_target(token_server.url, tls="enabled", ca_bundle=str(pki.ca_cert)))
     assert verified.ping().status_code == 200
+
+
+# -- OAuth2 --------------------------------------------------------------------------------------
+
+def test_oauth_client_asks_by_post_and_falls_back_to_get_where_post_is_not_served(tmp_path, access_file, users):
+    """``client.oauth``: tokens by OAuth2 POST grant_type=password; a realm answering the POST with
+    404 (a GET-only token service) gets the GET flow instead."""
+    auth = parse_auth(f"token:{access_file}")
+
+    @web.middleware
+    async def get_only(request: web.Request, handler):
+        if request.path == "/auth/token" and request.method == "POST":
+            return web.Response(status=404)
+        return await handler(request)
+
+    image = build_image((300,))
+    for middlewares, method in (([], "POST"), ([get_only], "GET")):
+        app = create_app(ServerConfig(root=tmp_path, storage="memory", auth=auth), middlewares=middlewares)
+        with serve_in_thread(app) as url:
+            seen: list[Exchange] = []
+            alice = RegistryClient(parse_target(url), recorder=seen.append, username="alice", password=users.alice)
+            alice.oauth = True
+            alice.push_image("team/oauth", image, "v1")
+            assert alice.pull_verified("team/oauth", image.blobs[-1].digest) == image.blobs[-1].data
+        token_calls = [e for e in seen if "/auth/token" in e.url]
+        assert token_calls and token_calls[-1].method == method, [(e.method, e.status) for e in token_calls]
+        assert all(e.request_body is None for e in token_calls if e.method == "POST")

@@ -41,3 +41,24 @@ def test_pull_profile_runs_against_auth_over_https(mode, request, users, tmp_pat
         assert users.alice.encode() not in path.read_bytes(), f"password written to {path}"
     assert users.alice not in output
 
+
+
+def test_pull_profile_counts_rate_limits_without_failing(tmp_path):
+    """Against ``--rate-limit``, 429 answers are waited out by the shared client and reported apart
+    (``… [429 rate limited]``), never as failures."""
+    from reference_server.launcher import start_server
+
+    results = tmp_path / "load"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCI_", "TARGET", "PYTEST_"))}
+    with start_server(["--storage", "memory", "--rate-limit", "8"]) as server:
+        cmd = [sys.executable, "-m", "load", "pull", "--target", server.url, "--run-time", "4s", "--users", "2",
+               "--image-size", "1MiB", "--results-dir", str(results), "--quiet"]
+        process = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env, cwd=ROOT,
+                                 stdin=subprocess.DEVNULL)
+    output = process.stdout[-3000:] + process.stderr[-3000:]
+    assert process.returncode == 0, output
+    details = json.loads((results / "details.json").read_text())
+    limited = [e for e in details["entries"] if e["name"].endswith("[429 rate limited]")]
+    assert limited and sum(e["requests"] for e in limited) >= 1, sorted(e["name"] for e in details["entries"])
+    assert all(e["failures"] == 0 for e in limited)
+    assert details["totals"]["failures"] == 0, output

@@ -273,3 +273,28 @@ def test_invalid_names_get_name_invalid_not_an_auth_answer(token_server, pki, us
     for headers in ({}, bearer(alice)):
         response = get(f"{token_server.url}/v2/Bad_Name--x/tags/list", pki, headers=headers)
         assert response.status_code == 400 and codes(response) == ["NAME_INVALID"]
+
+
+def test_oauth2_refresh_grant(token_server, pki, users):
+    """An offline password grant hands out a refresh token (Docker's identity token) that buys access
+    tokens; neither kind of token passes for the other, and an edited one buys nothing."""
+    realm = f"{token_server.url}/auth/token"
+    form = {"grant_type": "password", "username": "alice", "password": users.alice, "access_type": "offline",
+            "service": "reference-registry", "scope": "repository:team/refresh:pull", "client_id": "tests"}
+    first = requests.post(realm, data=form, verify=str(pki.ca_cert), timeout=TIMEOUT).json()
+    refresh = first["refresh_token"]
+    renewed = requests.post(realm, data={"grant_type": "refresh_token", "refresh_token": refresh,
+                                         "service": "reference-registry", "scope": "repository:team/refresh:pull",
+                                         "client_id": "tests"}, verify=str(pki.ca_cert), timeout=TIMEOUT)
+    assert renewed.status_code == 200 and "refresh_token" not in renewed.json()
+    ping = get(f"{token_server.url}/v2/team/refresh/tags/list", pki, headers=bearer(renewed.json()["access_token"]))
+    assert ping.status_code == 404  # authorised; the repository is empty
+    as_access = get(f"{token_server.url}/v2/team/refresh/tags/list", pki, headers=bearer(refresh))
+    assert as_access.status_code == 401
+    for wrong in (first["access_token"], refresh[:-4] + "AAAA"):
+        refused = requests.post(realm, data={"grant_type": "refresh_token", "refresh_token": wrong},
+                                verify=str(pki.ca_cert), timeout=TIMEOUT)
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_grant"
+    unknown = requests.post(realm, data={"grant_type": "client_credentials"}, verify=str(pki.ca_cert),
+                            timeout=TIMEOUT)
+    assert unknown.status_code == 400 and unknown.json()["error"] == "unsupported_grant_type"

@@ -26,9 +26,10 @@ class Variant:
     an aiohttp ``middleware`` around the reference app and/or extra ``server_args`` (switches).
     ``strict`` runs the suite with ``--strict``, so a SHOULD that is not met fails instead of
     warning (how SHOULD-level checks are shown to catch their variant); ``env`` adds environment
-    variables for the suite (credentials such as ``OCI_USERNAME``/``OCI_PASSWORD``); ``peers`` names the
-    real clients its checks drive (``docker`` = a private Docker engine, ``skopeo``, ``podman``, ``oras``),
-    required for the run like any peer (a skip, or a failure under REQUIRE_PEERS).
+    variables for the suite (credentials such as ``OCI_USERNAME``/``OCI_PASSWORD``); ``args`` adds
+    suite options (such as ``--judge oci``); ``peers`` names the real clients its checks drive
+    (``docker`` = a private Docker engine, ``skopeo``, ``podman``, ``oras``), required for the run like
+    any peer (a skip, or a failure under REQUIRE_PEERS).
     """
 
     name: str
@@ -39,6 +40,7 @@ class Variant:
     server_args: tuple[str, ...] = field(default=())
     strict: bool = False
     env: tuple[tuple[str, str], ...] = field(default=())
+    args: tuple[str, ...] = field(default=())
     peers: tuple[str, ...] = field(default=())
 
 

@@ -1,7 +1,9 @@
-"""Broken auth: challenges without realm, service or scope or with unquoted parameters, token
-answers without token, with short lifetimes or a malformed issued_at, a registry that ignores token
-scopes, expiry or the password, single-use tokens, 401 answers without WWW-Authenticate, and
-anonymous pulls served altered bytes.
+"""Broken auth: challenges without realm, service or scope, with unquoted parameters or a garbled
+realm, naming a service the token endpoint refuses; token answers without token, with short or
+non-numeric lifetimes or a malformed issued_at; a token endpoint whose 401 has no challenge; a
+registry that ignores token scopes, expiry, signatures or the password; single-use tokens; 401
+answers without WWW-Authenticate; OAuth2 grants that hand out tokens for a wrong password or refuse
+their own refresh tokens; and anonymous pulls served altered bytes.
 
 Most variants run the reference server in open token mode (``--auth token``: anyone may get a
 token for anything, so no credentials are needed) and break one rule around it. Those about an
@@ -23,7 +25,7 @@ from aiohttp import web
 from reference_server import errors
 from reference_server.auth import AUTH_KEY, TOKEN_PATH
 from reference_server.auth.challenges import bearer_challenge
-from reference_server.auth.scopes import merge, needed_access, parse_scope
+from reference_server.auth.scopes import Access, merge, needed_access, parse_scope
 from reference_server.auth.tokens import Claims, InvalidToken
 from tests.broken import Variant, rewrite
 
@@ -203,6 +205,107 @@ async def ignore_scopes(request: web.Request, handler):
     return await handler(request)
 
 
+def realm_unquoted(header: str) -> str:
+    return re.sub(r'realm="([^"]*)"', r"realm=\1", header)
+
+
+def realm_garbled(header: str) -> str:
+    """The realm's closing quote is lost: ``realm="https://…/auth/token,service="…"``."""
+    return re.sub(r'realm="([^"]*)"', r'realm="\1', header, count=1)
+
+
+def service_renamed(header: str) -> str:
+    return header.replace('service="reference-registry"', 'service="another-service"')
+
+
+def expires_in_text(request: web.Request, body: dict) -> dict:
+    """``expires_in`` as a string ("300"), not a number."""
+    return {**body, "expires_in": str(body.get("expires_in", 300))}
+
+
+def is_token_endpoint(request: web.Request) -> bool:
+    return request.path == TOKEN_PATH
+
+
+def _claims_unverified(token: str) -> dict | None:
+    """The claims of a JWT, read without looking at its signature or algorithm."""
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    except (ValueError, IndexError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def accepting_tokens(trusted):
+    """A middleware that swaps every Bearer token the signer refuses but ``trusted(token, claims)``
+    accepts for a genuine one carrying the same subject and access (how a registry with that flaw behaves)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        token = bearer_token(request)
+        if token:
+            settings = request.app[AUTH_KEY]
+            try:
+                settings.signer.verify(token)
+            except InvalidToken:
+                claims = _claims_unverified(token)
+                if trusted(token, claims):
+                    access = [parse_claim(a) for a in (claims or {}).get("access") or []]
+                    genuine, _ = settings.signer.issue(str((claims or {}).get("sub") or ""),
+                                                       [a for a in access if a is not None], settings.token_ttl)
+                    request = request.clone(headers={**request.headers, "Authorization": f"Bearer {genuine}"})
+        return await handler(request)
+
+    return middleware
+
+
+def parse_claim(entry: object):
+    try:
+        return Access(str(entry["type"]), str(entry["name"]), frozenset(str(a) for a in entry["actions"]))
+    except (KeyError, TypeError):
+        return None
+
+
+def _alg_none(token: str, claims: dict | None) -> bool:
+    try:
+        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    except (ValueError, IndexError):
+        return False
+    return isinstance(header, dict) and str(header.get("alg", "")).lower() == "none" and claims is not None
+
+
+class KnownUserIsEnough:
+    """A password checker that accepts any password of a user the policy knows."""
+
+    def __init__(self, real, users) -> None:
+        self.real, self.users = real, users
+
+    async def verify(self, remote, user: str, password: str) -> bool:
+        return user in self.users
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+
+@web.middleware
+async def oauth_wrong_password_gets_token(request: web.Request, handler):
+    """The OAuth2 password grant checks that the user exists, not the password."""
+    if request.path == TOKEN_PATH and request.method == "POST":
+        settings = request.app[AUTH_KEY]
+        real = settings.passwords
+        settings.passwords = KnownUserIsEnough(real, settings.policy.users)
+        try:
+            return await handler(request)
+        finally:
+            settings.passwords = real
+    return await handler(request)
+
+
+def unusable_refresh_token(request: web.Request, body: dict) -> dict:
+    """Refresh tokens are handed out that the token endpoint will never honour."""
+    return {**body, "refresh_token": "rt-" + body["refresh_token"][::-1]} if "refresh_token" in body else body
+
+
 VARIANTS: list[Variant] = [
     Variant(
         name="challenge-without-realm",
@@ -319,6 +422,101 @@ VARIANTS: list[Variant] = [
         select="test_auth and test_anonymous_pull",
         must_fail=("test_anonymous_pull",),
         middleware=anonymous_pulls_reserialized,
+        server_args=POLICY_MODE,
+        env=TEST_ACCOUNT,
+    ),
+    Variant(
+        name="challenge-realm-unquoted",
+        description="Bearer challenges send the realm as a bare token (realm=http://…), not a quoted-string",
+        select="test_auth and test_challenge_scheme_and_realm",
+        must_fail=("test_challenge_scheme_and_realm",),
+        middleware=rewrite(is_registry, challenge_param(realm_unquoted)),
+        server_args=TOKEN_MODE,
+    ),
+    Variant(
+        name="challenge-realm-garbled",
+        description="the realm's closing quote is lost, so the realm swallows the service parameter",
+        select="test_auth and test_challenge_scheme_and_realm",
+        must_fail=("test_challenge_scheme_and_realm",),
+        middleware=rewrite(is_registry, challenge_param(realm_garbled)),
+        server_args=TOKEN_MODE,
+    ),
+    Variant(
+        name="token-endpoint-401-without-challenge",
+        description="the token endpoint answers a wrong password with 401 but no WWW-Authenticate",
+        select="test_auth and test_token_endpoint_401_carries_challenge",
+        must_fail=("test_token_endpoint_401_carries_challenge",),
+        middleware=rewrite(is_token_endpoint, drop_challenge),
+        server_args=TOKEN_MODE,
+    ),
+    Variant(
+        name="challenge-names-another-service",
+        description="challenges name service \"another-service\", which the token endpoint refuses (400)",
+        select="test_auth and test_token_endpoint_accepts_challenge_service",
+        must_fail=("test_token_endpoint_accepts_challenge_service",),
+        middleware=rewrite(is_registry, challenge_param(service_renamed)),
+        server_args=TOKEN_MODE,
+    ),
+    Variant(
+        name="expires-in-not-a-number",
+        description='the token response gives expires_in as the string "300"',
+        select="test_auth and test_token_lifetime_is_number",
+        must_fail=("test_token_lifetime_is_number",),
+        middleware=rewrite(is_token_endpoint, edit_token_answer(expires_in_text)),
+        server_args=TOKEN_MODE,
+    ),
+    Variant(
+        name="any-bearer-token-accepted",
+        description="any Bearer value is accepted: one that fails verification counts as an anonymous token",
+        select="test_auth and test_forged_token_refused",
+        must_fail=("test_forged_token_refused[random]", "test_forged_token_refused[alg-none]",
+                   "test_forged_token_refused[other-key]", "test_forged_token_refused[claims-edited]"),
+        middleware=accepting_tokens(lambda token, claims: True),
+        server_args=TOKEN_MODE,
+    ),
+    Variant(
+        name="signature-not-checked",
+        description="a JWT's claims are trusted without checking its signature (edited or foreign tokens pass)",
+        select="test_auth and test_forged_token_refused",
+        must_fail=("test_forged_token_refused[alg-none]", "test_forged_token_refused[other-key]",
+                   "test_forged_token_refused[claims-edited]"),
+        middleware=accepting_tokens(lambda token, claims: claims is not None),
+        server_args=TOKEN_MODE,
+    ),
+    Variant(
+        name="alg-none-accepted",
+        description='tokens whose header says "alg": "none" are trusted unsigned',
+        select="test_auth and test_forged_token_refused",
+        must_fail=("test_forged_token_refused[alg-none]",),
+        middleware=accepting_tokens(_alg_none),
+        server_args=TOKEN_MODE,
+    ),
+    Variant(
+        name="oauth2-wrong-password-gets-token",
+        description="the OAuth2 password grant issues a token for any password of a known user",
+        select="test_auth and test_oauth2",
+        must_fail=("test_oauth2_wrong_password_refused",),
+        middleware=oauth_wrong_password_gets_token,
+        server_args=POLICY_MODE,
+        env=TEST_ACCOUNT,
+    ),
+    Variant(
+        name="oauth2-refresh-token-refused",
+        description="the OAuth2 password grant hands out refresh tokens the refresh grant never honours",
+        select="test_auth and test_oauth2",
+        must_fail=("test_oauth2_refresh_token",),
+        middleware=rewrite(lambda request: request.path == TOKEN_PATH and request.method == "POST",
+                           edit_token_answer(unusable_refresh_token)),
+        server_args=POLICY_MODE,
+        env=TEST_ACCOUNT,
+    ),
+    Variant(
+        name="oauth2-access-token-unusable",
+        description="the OAuth2 password grant answers 200 with an access_token the registry does not accept",
+        select="test_auth and test_oauth2",
+        must_fail=("test_oauth2_password_grant",),
+        middleware=rewrite(lambda request: request.path == TOKEN_PATH and request.method == "POST",
+                           edit_token_answer(lambda request, body: {**body, "access_token": "not-a-token"})),
         server_args=POLICY_MODE,
         env=TEST_ACCOUNT,
     ),

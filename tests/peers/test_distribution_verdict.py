@@ -85,7 +85,8 @@ def distribution_results(request: pytest.FixtureRequest, tmp_path_factory: pytes
 
 def test_verdict_on_distribution_is_the_recorded_one(distribution_results: dict) -> None:
     checks = distribution_results["checks"]
-    actual = {check_key(c): verdict_of(c) for c in checks}
+    # --disable clients: that area is judged in tests/peers/test_clients_area.py, not pinned here
+    actual = {check_key(c): verdict_of(c) for c in checks if c["area"] != "clients"}
     errors = {check_key(c): c["message"][:1500] for c in checks if c["status"] == "error"}
     assert not errors, "the harness itself broke against Distribution:\n" + "\n".join(
         f"- {key}: {message}" for key, message in errors.items())
@@ -114,7 +115,8 @@ def test_verdict_on_distribution_is_the_recorded_one(distribution_results: dict)
     summary = distribution_results["expectations"]
     assert (summary["new"], summary["stale"], summary["not_in_run"]) == (0, 0, []), summary
     assert summary["expected"] == sum(1 for verdict in expected.values() if verdict != "pass")
-    assert distribution_results["last_line"].startswith("PASS: ") and "8 fail (8 expected)" in \
+    fails = sum(1 for verdict in expected.values() if verdict == "fail")
+    assert distribution_results["last_line"].startswith("PASS: ") and f"{fails} fail ({fails} expected)" in \
         distribution_results["last_line"], distribution_results["last_line"]
 
 
