@@ -14,6 +14,7 @@ BODY_PREVIEW = 4096
 _TEMPLATES = {
     Endpoint.BASE: "/v2/",
     Endpoint.CATALOG: "/v2/_catalog",
+    Endpoint.DISCOVER: "/v2/_oci/ext/discover",
     Endpoint.MANIFEST: "/v2/[name]/manifests/[reference]",
     Endpoint.BLOB: "/v2/[name]/blobs/[digest]",
     Endpoint.UPLOAD_START: "/v2/[name]/blobs/uploads/",

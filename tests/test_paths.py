@@ -111,3 +111,11 @@ def test_any_path_is_read_the_same_way_by_all_three(parts, method):
 ])
 def test_paths_are_read_from_their_end(path, expected):
     assert paths.parse(path) == expected
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+def test_every_endpoint_has_a_route_and_a_template(endpoint):
+    """A new endpoint family must be known to the router and to the reports' endpoint templates."""
+    from registry_harness.exchange import _TEMPLATES
+
+    assert endpoint in routes.ROUTES and endpoint in _TEMPLATES

@@ -25,7 +25,7 @@ import pytest
 from conformance.rules import rule, unsupported, write_refused
 from conformance.steps import assert_digest_header, error_codes
 from registry_harness import builders, spec
-from registry_harness.client import RegistryClient
+from registry_harness.client import RegistryClient, RegistryError
 from registry_harness.clients import (
     ClientFailure,
     ClientUnavailable,
@@ -66,6 +66,13 @@ def use(request: pytest.FixtureRequest, found: Found) -> object:
         ("client", {"name": found.name, "version": found.version, "reason": found.reason}))
     if found.driver is None:
         pytest.skip(f"{found.name}: {found.reason}")
+    # A real client has timeouts of its own, far longer than the suite's: hand it only a registry
+    # that still answers the shared client (a stopped one fails here at once, with that cause).
+    client: RegistryClient = request.getfixturevalue("client")
+    if client.give_up_after and client.timeouts_in_a_row >= client.give_up_after:
+        raise RegistryError(f"{found.name} not run: the registry stopped answering "
+                            f"({client.timeouts_in_a_row} requests in a row timed out)")
+    client.ping()
     return found.driver
 
 

@@ -40,7 +40,7 @@ def test_dockerfile_installs_the_project_on_python_311_and_serves_on_5000() -> N
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11", "the base image's Python no longer matches requires-python"
     assert any(word == "RUN" and "python3 -m venv /opt/registry-harness" in rest
-               and "pip install --no-cache-dir ." in rest for word, rest in instructions)
+               and "pip install --no-cache-dir '.[load]'" in rest for word, rest in instructions)
     cmd = [rest for word, rest in instructions if word == "CMD"]
     assert len(cmd) == 1 and json.loads(cmd[0]) == SERVER_CMD
     assert ("EXPOSE", "5000") in instructions
