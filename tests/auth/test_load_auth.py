@@ -52,7 +52,7 @@ def test_pull_profile_counts_rate_limits_without_failing(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OCI_", "TARGET", "PYTEST_"))}
     with start_server(["--storage", "memory", "--rate-limit", "8"]) as server:
         cmd = [sys.executable, "-m", "load", "pull", "--target", server.url, "--run-time", "4s", "--users", "2",
-               "--image-size", "1MiB", "--results-dir", str(results), "--quiet"]
+               "--image-size", "1MiB", "--processes", "1", "--results-dir", str(results), "--quiet"]
         process = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env, cwd=ROOT,
                                  stdin=subprocess.DEVNULL)
     output = process.stdout[-3000:] + process.stderr[-3000:]
