@@ -225,7 +225,7 @@ def test_tls_modes_against_an_https_registry(tmp_path: Path) -> None:
 VERDICT_CHECKS = '''
 import json
 
-from conformance.rules import rule, unsupported
+from conformance.rules import rule, should, unsupported
 from registry_harness.client import RegistryError
 
 
@@ -251,7 +251,7 @@ def test_feature_unsupported(client):
 
 @rule("end-1", "SHOULD", "base", "a SHOULD-level rule not met")
 def test_should_level_rule(client):
-    assert client.ping().status_code == 418, "the registry is not a teapot"
+    should(client.ping().status_code == 418, "the registry is not a teapot")
 '''
 
 
