@@ -64,11 +64,11 @@ def test_sessions_from_before_a_restart_still_count_and_still_work(make_server, 
 
 
 def test_expired_sessions_free_their_place(make_server) -> None:
-    client = make_server("--storage", "memory", "--max-uploads", "2", "--upload-ttl", "1")
+    client = make_server("--storage", "memory", "--max-uploads", "2", "--upload-ttl", "4")
     open_session(client, "ttl/app")
     open_session(client, "ttl/app")
     refused(client, "ttl/app", 2)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while client.post("/v2/ttl/app/blobs/uploads/").status_code == 429:
         assert time.monotonic() < deadline, "expired sessions still hold their places"
         time.sleep(0.25)
