@@ -68,6 +68,7 @@ class Client(RegistryClient):
 
     def __init__(self, base: str) -> None:
         super().__init__(parse_target(base))
+        self.rate_limit_retries = 0  # the server's tests judge every answer as sent: a 429 is never waited out
 
     def check(self, response: requests.Response, expect: Any, what: str = "") -> None:
         """The shared status check, plus the version header every answer of a V2 registry carries."""
