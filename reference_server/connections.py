@@ -170,10 +170,6 @@ class ConnectionGuard:
     def __call__(self) -> GuardedHandler:
         return GuardedHandler(self.server, guard=self, loop=asyncio.get_running_loop(), **self._handler_kwargs)
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._open)
-
     def admit(self, handler: GuardedHandler) -> bool:
         """Track a new connection, closing the least recently used idle one at the cap."""
         if len(self._open) >= self.max_connections and not self.evict_idle(1):

@@ -109,12 +109,11 @@ def read_bounded(response: requests.Response, limit: int, timeout: float) -> byt
 def _body_pieces(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: ``raw.read1`` for requests' responses (decoded as requests does);
     ``iter_content`` for a transport's own response type that has no urllib3 ``raw``."""
-    raw = getattr(response, "raw", None)
-    if raw is None:
-        if hasattr(response, "iter_content") and not hasattr(response, "raw"):
-            yield from response.iter_content(READ_CHUNK)
+    if not hasattr(response, "raw"):
+        yield from response.iter_content(READ_CHUNK)
         return
-    while True:
+    raw = response.raw
+    while raw is not None:
         chunk = raw.read1(READ_CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(READ_CHUNK)
         if not chunk:
             return

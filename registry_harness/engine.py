@@ -61,9 +61,6 @@ class Engine:
         """Environment entries that make docker clients (CLI, docker-py, docker-compose) use this engine."""
         return {"DOCKER_HOST": self.host}
 
-    def log_tail(self, limit: int = 3000) -> str:
-        return _log_tail(self.root, limit)
-
 
 def unavailable_reason() -> str | None:
     """Why a private engine cannot run on this machine (one line), or None when it can."""

@@ -14,9 +14,12 @@ from reference_server import errors
 from reference_server.context import CONTEXT_KEY, is_digest_reference
 from reference_server.errors import RegistryError
 from reference_server.routes import resolve
-from registry_harness import spec
+from registry_harness import paths, spec
+from registry_harness.paths import Endpoint
 from tests.broken import Variant, on_error
 
+_CONTENT_ENDPOINTS = frozenset({Endpoint.BLOB, Endpoint.UPLOAD_START, Endpoint.UPLOAD, Endpoint.MANIFEST,
+                                Endpoint.TAGS})
 API_SITUATIONS = ("unknown-blob", "unknown-manifest-digest", "unknown-upload-status", "unknown-repository-tags")
 
 
@@ -61,7 +64,7 @@ def unknown_tag_is_name_unknown(request: web.Request, exc: RegistryError) -> web
     lookup answers for the whole repository)."""
     reference = request.path.rpartition("/manifests/")[2]
     if "/manifests/" in request.path and exc.code == "MANIFEST_UNKNOWN" and not is_digest_reference(reference):
-        raise errors.name_unknown(request.path.split("/manifests/")[0].removeprefix("/v2/")) from None
+        raise errors.name_unknown(repository_of(request.path)) from None
 
 
 @on_error
@@ -73,10 +76,9 @@ def gone_session_crashes(request: web.Request, exc: RegistryError) -> web.Stream
 
 
 def repository_of(path: str) -> str | None:
-    for marker in ("/blobs/", "/manifests/", "/tags/list"):
-        if marker in path:
-            return path.split(marker)[0].removeprefix("/v2/")
-    return None
+    """The repository of a blob, upload, manifest or tags-list path (read as the router reads it)."""
+    parsed = paths.parse(path)
+    return parsed.name if parsed is not None and parsed.endpoint in _CONTENT_ENDPOINTS else None
 
 
 @web.middleware

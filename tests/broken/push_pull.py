@@ -23,6 +23,7 @@ from reference_server import errors
 from reference_server.context import CONTEXT_KEY
 from reference_server.errors import RegistryError
 from registry_harness import spec
+from registry_harness.paths import repository_of
 from tests.broken import Variant, on_error, rewrite
 
 UPLOADS = re.compile(r"^/v2/.+/blobs/uploads/?$")
@@ -93,7 +94,7 @@ def accept_wrong_digest(request: web.Request, exc: RegistryError) -> web.StreamR
     """Closing an upload with a digest the content does not match answers 201 anyway."""
     if exc.code == "DIGEST_INVALID" and (UPLOADS.match(request.path) or SESSION.match(request.path)):
         claimed = request.query.get("digest", WRONG_DIGEST)
-        name = request.path.split("/blobs/")[0].removeprefix("/v2/")
+        name = repository_of(request.path)
         return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{claimed}",
                                                  "Docker-Content-Digest": claimed})
 
@@ -103,7 +104,7 @@ async def fake_single_post(request: web.Request, handler):
     """POST ?digest= answers 201 but never stores the blob."""
     if on("POST", UPLOADS, "digest")(request) and "mount" not in request.query:
         await request.read()
-        name = request.path.split("/blobs/")[0].removeprefix("/v2/")
+        name = repository_of(request.path)
         return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{request.query['digest']}"})
     return await handler(request)
 
@@ -137,7 +138,7 @@ async def cancel_does_nothing(request: web.Request, handler):
 async def mount_always_201(request: web.Request, handler):
     """Every mount request answers 201, whether or not anything was mounted."""
     if on("POST", UPLOADS, "mount")(request):
-        name = request.path.split("/blobs/")[0].removeprefix("/v2/")
+        name = repository_of(request.path)
         return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{request.query['mount']}"})
     return await handler(request)
 
@@ -145,7 +146,7 @@ async def mount_always_201(request: web.Request, handler):
 def declined_mount_201(request, response):
     """A mount the registry could not perform (it opened a session, 202) is reported as done (201)."""
     if response.status == 202:
-        name = request.path.split("/blobs/")[0].removeprefix("/v2/")
+        name = repository_of(request.path)
         return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{request.query['mount']}"})
     return None
 
@@ -280,7 +281,7 @@ async def mount_without_from_links_nothing(request: web.Request, handler):
     if on("POST", UPLOADS, "mount")(request) and "from" not in request.query:
         digest = request.query["mount"]
         if request.app[CONTEXT_KEY].storage.any_repo_has_blob(digest):
-            name = request.path.split("/blobs/")[0].removeprefix("/v2/")
+            name = repository_of(request.path)
             return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{digest}",
                                                      "Docker-Content-Digest": digest})
     return await handler(request)
