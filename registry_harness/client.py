@@ -368,13 +368,17 @@ class RegistryClient:
         try:
             return read_bounded(response, limit or body_limit_for(req.method or "GET", req.url or ""), self.timeout)
         except AnswerTooLarge as exc:
-            self.timeouts_in_a_row += 1
-            self.last_unusable = "exceeded their size limit"
+            self._count_unusable(exc)
             raise AnswerTooLarge(f"{where}: {exc}") from None
         except requests.RequestException as exc:
-            if isinstance(exc, requests.Timeout):
-                self.timeouts_in_a_row += 1
+            self._count_unusable(exc)
             raise RegistryError(f"{where}: no usable answer from the registry ({_one_line(exc)})") from exc
+
+    def _count_unusable(self, exc: Exception) -> None:
+        """Count a too slow or too large answer towards ``give_up_after``; other failures do not count."""
+        if isinstance(exc, requests.Timeout | AnswerTooLarge):
+            self.timeouts_in_a_row += 1
+            self.last_unusable = "exceeded their size limit" if isinstance(exc, AnswerTooLarge) else "timed out"
 
     def _send(self, method, url, headers, data, stream, allow_redirects, timeout, extra,
               limit: int = DOCUMENT_LIMIT) -> requests.Response:
@@ -406,9 +410,7 @@ class RegistryClient:
                 if done is not None:
                     done(len(response.content))
         except (requests.RequestException, AnswerTooLarge) as exc:
-            if isinstance(exc, requests.Timeout | AnswerTooLarge):
-                self.timeouts_in_a_row += 1  # too slow or too large: either way no usable answer came
-                self.last_unusable = "exceeded their size limit" if isinstance(exc, AnswerTooLarge) else "timed out"
+            self._count_unusable(exc)
             self._record(method, url, headers, body_bytes, response, started, True, error=_one_line(exc))
             if isinstance(exc, AnswerTooLarge):
                 raise AnswerTooLarge(f"{method} {mask_url(url)}: {exc}") from None
