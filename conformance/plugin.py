@@ -36,6 +36,7 @@ from conformance.session import (
     new_run_id,
     resolve_target,
 )
+from registry_harness import memory
 from registry_harness.client import RegistryError, UnexpectedResponse
 from registry_harness.redact import mask_text, mask_url
 from registry_harness.reports import CheckResult, RunResult, client_verdicts, clients_line, summary_table, write_all
@@ -146,6 +147,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rule(rule): the spec rule a conformance check enforces")
+    memory.limit_malloc_arenas()  # the concurrency area's threads fit a 512 MB address space
     for area in rules.AREAS:
         config.addinivalue_line("markers", f"{area}: conformance checks of the {area} area")
     state = RunState()

@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import struct
@@ -79,8 +80,16 @@ def step(what: str) -> Iterator[None]:
 
 
 def tool_version(binary: str) -> str:
-    """The version a ``--version`` prints (``skopeo version 1.9.3`` → ``1.9.3``)."""
-    output = run_command([binary, "--version"], timeout=30).stdout
+    """The version a ``--version`` prints (``skopeo version 1.9.3`` → ``1.9.3``); ClientUnavailable
+    with the tool's own first words when it cannot even start."""
+    result = run_command([binary, "--version"], timeout=30, check=False)
+    if result.returncode != 0:
+        said = next((line.strip() for line in result.stderr.splitlines() if line.strip()), "")
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        where = f" under an address-space limit of {limit // 2**20} MiB" if limit != resource.RLIM_INFINITY else ""
+        raise ClientUnavailable(f"{binary} --version exited with {result.returncode}{where}"
+                                + (f": {said}" if said else ""))
+    output = result.stdout
     match = re.search(r"version\s+(\S+)", output)
     return match.group(1) if match else output.strip()
 
@@ -366,16 +375,16 @@ def oras_version() -> str:
         raise ClientUnavailable("oras-py is not installed (pip install oras)") from None
 
 
-def oras_client(target: Target) -> object:
+def oras_client(target: Target, timeout: float = REQUEST_TIMEOUT) -> object:
     """An oras-py client for ``target``: http when TLS is disabled, the CA bundle or no verification
-    as the TLS mode says, and the target's credentials as basic auth."""
+    as the TLS mode says, the target's credentials as basic auth, and ``timeout`` for each request."""
     module = importlib.import_module("oras.client")
     verify: bool | str = False if target.tls == "insecure" else (target.ca_bundle or True)
-    backend = "basic" if _challenge_scheme(target, verify) == "basic" else "token"
+    backend = "basic" if _challenge_scheme(target, verify, timeout) == "basic" else "token"
     client = module.OrasClient(hostname=target.netloc, insecure=target.tls == "disabled", tls_verify=verify,
                                auth_backend=backend)
     # oras-py sets no timeout of its own: every request it sends is bounded here
-    client.session.request = functools.partial(client.session.request, timeout=REQUEST_TIMEOUT)
+    client.session.request = functools.partial(client.session.request, timeout=timeout)
     if target.username:
         client.auth.set_basic_auth(target.username, target.password or "")
         if backend == "token":
@@ -383,7 +392,7 @@ def oras_client(target: Target) -> object:
     return client
 
 
-def _challenge_scheme(target: Target, verify: bool | str) -> str:
+def _challenge_scheme(target: Target, verify: bool | str, timeout: float) -> str:
     """The auth scheme the target's ``/v2/`` challenges with (``basic``, ``bearer``), or "" when it does not.
 
     oras-py must be told: its token backend takes a Basic realm for a token server's address.
@@ -391,7 +400,9 @@ def _challenge_scheme(target: Target, verify: bool | str) -> str:
     import requests
 
     try:
-        response = requests.get(f"{target.base_url}/v2/", verify=verify, timeout=REQUEST_TIMEOUT)
+        # headers only: the body is never read (a hostile one could be endless)
+        with requests.get(f"{target.base_url}/v2/", verify=verify, timeout=timeout, stream=True) as response:
+            pass
     except requests.RequestException:
         return ""
     challenge = response.headers.get("WWW-Authenticate", "") if response.status_code == 401 else ""

@@ -66,6 +66,8 @@ def client_verdicts(checks: list[CheckResult], found: dict[str, dict]) -> dict[s
                           "reason": "" if verdict == "works" else reason,
                           "checks": {c.name: c.status for c in mine}}
     return verdicts
+
+
 def verdict_of(check: CheckResult | dict) -> str:
     """One word per check: its status, or ``warn`` for a pass that carries SHOULD warnings."""
     status, warnings = (check.get("status", ""), check.get("warnings")) if isinstance(check, dict) \
