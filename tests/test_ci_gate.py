@@ -165,7 +165,8 @@ def test_matrix_runs_each_registry_and_writes_one_table(tmp_path: Path) -> None:
     markdown = (folder / "matrix.md").read_text()
     header = next(line for line in markdown.splitlines() if line.startswith("| check |"))
     assert header == "| check | area | reference | broken | gone |"
-    row = next(line for line in markdown.splitlines() if "test_api_version_header" in line)
+    row = next((line for line in markdown.splitlines() if "test_api_version_header" in line), None)
+    assert row is not None, markdown + result.stdout + result.stderr
     assert row == "| `test_base.py::test_api_version_header` | base | pass | **fail** | – |"
     assert "not run:" in markdown and "unreachable" in markdown
     html = (folder / "matrix.html").read_text()

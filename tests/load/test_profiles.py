@@ -46,8 +46,9 @@ def test_profile_runs_clean_and_writes_results(profile, registry_url, run_load):
     assert details["profile"] == profile
     names = {e["name"] for e in details["entries"]}
     assert set(expected_entries) <= names
-    # Sub-millisecond resolution: percentiles carry decimals, in ms and µs.
-    assert isinstance(totals["p50_ms"], float) and totals["p50_us"] == pytest.approx(totals["p50_ms"] * 1000, rel=1e-3)
+    # Sub-millisecond resolution: percentiles carry decimals, in ms (three: they agree with µs to 0.5) and µs.
+    assert isinstance(totals["p50_ms"], float)
+    assert totals["p50_us"] == pytest.approx(totals["p50_ms"] * 1000, abs=0.6)
     # Locust's own files, non-empty, grouped by endpoint template.
     with open(run.folder / "locust_stats.csv", newline="") as handle:
         rows = {row["Name"]: row for row in csv.DictReader(handle)}
