@@ -183,7 +183,7 @@ class Cleanup:
         return self.report
 
     def _stopped(self, deadline: float) -> bool:
-        if self.client.give_up_after and self.client.timeouts_in_a_row >= self.client.give_up_after:
+        if self.client.stall.stopped:
             self.report["skipped_reason"] = "the registry stopped answering"  # type: ignore[assignment]
             return True
         if time.monotonic() > deadline:

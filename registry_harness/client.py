@@ -201,6 +201,27 @@ def scope_for(method: str, path: str) -> str | None:
     return repository_scope(parsed.name, ",".join(paths.required_actions(method, parsed.endpoint)))
 
 
+class Stall:
+    """Unusable answers in a row, shared by every client of one run (its siblings too).
+
+    After ``give_up_after`` of them the registry counts as stopped for good: no client of the run
+    sends again, so a registry that stalls below ``/v2/`` costs a few timeouts, not one per client.
+    """
+
+    def __init__(self, give_up_after: int | None = None) -> None:
+        self.give_up_after = give_up_after
+        self.in_a_row = 0
+        self.last = "timed out"
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self.give_up_after) and self.in_a_row >= (self.give_up_after or 0)
+
+    def answered(self) -> None:
+        if not self.stopped:  # a late answer to a sibling's request does not revive a stopped registry
+            self.in_a_row = 0
+
+
 class RegistryClient:
     """HTTP client for one registry target, with auth, recording and readable assertions.
 
@@ -221,16 +242,15 @@ class RegistryClient:
         username: str | None = None,
         password: str | None = None,
         give_up_after: int | None = None,
+        stall: Stall | None = None,
     ) -> None:
         self.target = target
         self.session = session or requests.Session()
         self.session.verify = target.verify
         quiet_if_insecure(target)
         self.timeout = timeout
-        # After this many timeouts in a row, stop sending: a hung registry fails fast, not for hours.
-        self.give_up_after = give_up_after
-        self.timeouts_in_a_row = 0
-        self.last_unusable = "timed out"
+        # After give_up_after timeouts in a row, stop sending: a hung registry fails fast, not for hours.
+        self.stall = stall or Stall(give_up_after)
         self.recorder = recorder
         self.username = username if username is not None else target.username
         self.password = password if password is not None else target.password
@@ -358,6 +378,26 @@ class RegistryClient:
 
     # -- transport, auth and recording ------------------------------------------------------
 
+    def sibling(self, *, username: str | None = None, password: str | None = None) -> RegistryClient:
+        """A client of its own (session, tokens) for the same target: same timeout, recorder and stall.
+
+        For a thread of its own or other credentials; ``username=""`` is anonymous.
+        """
+        return RegistryClient(self.target, timeout=self.timeout, recorder=self.recorder, stall=self.stall,
+                              username=username, password=password)
+
+    @property
+    def give_up_after(self) -> int | None:
+        return self.stall.give_up_after
+
+    @property
+    def timeouts_in_a_row(self) -> int:
+        return self.stall.in_a_row
+
+    @timeouts_in_a_row.setter
+    def timeouts_in_a_row(self, value: int) -> None:
+        self.stall.in_a_row = value
+
     def read_body(self, response: requests.Response, limit: int | None = None) -> bytes:
         """The body of a ``stream=True`` response, read bounded (``limit`` bytes, the client's timeout).
 
@@ -377,14 +417,14 @@ class RegistryClient:
     def _count_unusable(self, exc: Exception) -> None:
         """Count a too slow or too large answer towards ``give_up_after``; other failures do not count."""
         if isinstance(exc, requests.Timeout | AnswerTooLarge):
-            self.timeouts_in_a_row += 1
-            self.last_unusable = "exceeded their size limit" if isinstance(exc, AnswerTooLarge) else "timed out"
+            self.stall.in_a_row += 1
+            self.stall.last = "exceeded their size limit" if isinstance(exc, AnswerTooLarge) else "timed out"
 
     def _send(self, method, url, headers, data, stream, allow_redirects, timeout, extra,
               limit: int = DOCUMENT_LIMIT) -> requests.Response:
-        if self.give_up_after and self.timeouts_in_a_row >= self.give_up_after:
+        if self.stall.stopped:
             cause = (f"{method} {mask_url(url)}: not sent: the registry stopped answering "
-                     f"({self.timeouts_in_a_row} requests in a row {self.last_unusable})")
+                     f"({self.stall.in_a_row} requests in a row {self.stall.last})")
             self._record(method, url, headers, None, None, time.perf_counter(), stream, error=cause)
             raise RegistryError(cause)
         started = time.perf_counter()
@@ -417,7 +457,7 @@ class RegistryClient:
             raise RegistryError(
                 f"{method} {mask_url(url)}: no usable answer from the registry ({_one_line(exc)})"
             ) from exc
-        self.timeouts_in_a_row = 0
+        self.stall.answered()
         self._record(method, url, headers, body_bytes, response, started, stream)
         return response
 

@@ -68,11 +68,11 @@ class AuthProbe:
 
 def _anonymous(client: RegistryClient) -> RegistryClient:
     """A client for the same target without credentials, recording into the same check."""
-    return RegistryClient(client.target, recorder=client.recorder, username="", password="")
+    return client.sibling(username="", password="")
 
 
 def _with_password(client: RegistryClient, username: str, password: str) -> RegistryClient:
-    return RegistryClient(client.target, recorder=client.recorder, username=username, password=password)
+    return client.sibling(username=username, password=password)
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,7 @@ T = TypeVar("T")
 
 def _worker(client: RegistryClient) -> RegistryClient:
     """A client of its own for one thread (requests sessions are not shared across threads)."""
-    return RegistryClient(client.target, recorder=client.recorder, timeout=client.timeout,
-                          give_up_after=client.give_up_after)
+    return client.sibling()
 
 
 def _new_blob(repo: str, cleanup) -> tuple[bytes, str]:

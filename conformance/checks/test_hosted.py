@@ -92,7 +92,7 @@ def test_blob_redirect_head(client: RegistryClient, target: Target, repo: str,
 def rate_limited(client: RegistryClient) -> tuple[RegistryClient, requests.Response, int]:
     """(client that never waits out a 429, the first 429 of one burst of GET /v2/, requests it took),
     shared by the rate-limit checks; skip when the burst meets no limit."""
-    raw = RegistryClient(client.target, recorder=client.recorder, timeout=client.timeout)
+    raw = client.sibling()
     raw.rate_limit_retries = 0
     deadline = time.monotonic() + BURST_SECONDS
     number = 0
