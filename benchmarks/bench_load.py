@@ -115,7 +115,7 @@ class Row:
     tool: str
     kind: str  # "small" (ratio of req/s per core) or "blob" (ratio of MB/s with one core each)
     goal: float
-    samples: dict[str, list[Sample]] = field(default_factory=lambda: {"tool": [], "generator": []})
+    samples: dict[str, list[Sample]] = field(default_factory=lambda: {"tool": [], "generator": [], "floor": []})
     bottleneck_warned: bool = False
 
     def median(self, who: str, attr: str) -> float | None:
@@ -125,9 +125,9 @@ class Row:
 
     @property
     def per_core(self) -> dict[str, float | None]:
-        """req/s per core (small) or MB per CPU second (blob) of each client."""
+        """req/s per core (small) or MB per CPU second (blob) of each client and of the Python floor."""
         out = {}
-        for who in ("tool", "generator"):
+        for who in ("tool", "generator", "floor"):
             if self.kind == "small":
                 cpu_us = self.median(who, "cpu_us")
                 out[who] = 1e6 / cpu_us if cpu_us else None
@@ -136,14 +136,22 @@ class Row:
                 out[who] = 1000 / ms if ms else None
         return out
 
-    @property
-    def ratio(self) -> float | None:
-        """The goal's ratio: req/s per generator core (small), MB/s with one core each (blob)."""
+    def ratio_of(self, who: str) -> float | None:
+        """The goal's ratio for ``who`` against the tool: req/s per core (small), MB/s with one core each (blob)."""
         if self.kind == "small":
             core = self.per_core
-            return core["generator"] / core["tool"] if core["generator"] and core["tool"] else None
-        tool, mine = self.median("tool", "mb_per_s"), self.median("generator", "mb_per_s")
+            return core[who] / core["tool"] if core[who] and core["tool"] else None
+        tool, mine = self.median("tool", "mb_per_s"), self.median(who, "mb_per_s")
         return mine / tool if tool and mine else None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.ratio_of("generator")
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """The ratio a Python loop that only moves bytes reaches: no Python generator can do better."""
+        return self.ratio_of("floor")
 
     @property
     def wall_ratio(self) -> float | None:
@@ -156,6 +164,8 @@ class Row:
             "id": self.id, "title": self.title, "tool": self.tool, "kind": self.kind, "goal": self.goal,
             "ratio": _round(self.ratio, 3), "wall_ratio": _round(self.wall_ratio, 3),
             "met": None if self.ratio is None else self.ratio >= self.goal,
+            "floor_ratio": _round(self.floor_ratio, 3),
+            "within_floor": None if self.floor_ratio is None else self.floor_ratio >= self.goal,
             "per_core": {k: _round(v, 1) for k, v in self.per_core.items()},
             "samples": {who: [{**asdict(s), "rate": round(s.rate, 1), "cpu_us": _round(s.cpu_us, 1),
                                "mb_per_s": round(s.mb_per_s, 1)} for s in samples]
@@ -307,6 +317,16 @@ def curl_sample(url: str, size: int, repeats: int, pin: list[str]) -> Sample:
     return Sample(repeats, seconds, cpu, size * repeats)
 
 
+def floor_sample(mode: str, url: str, pin: list[str], *options: str) -> Sample:
+    """One run of ``benchmarks.python_floor`` (bytes moved, nothing checked) on the clients' core."""
+    argv = [*pin, sys.executable, "-m", "benchmarks.python_floor", mode, url, *options]
+    stdout, stderr, code, _ = run_measured(argv, 120)
+    if code != 0:
+        raise BenchError(f"python floor ({mode}): {stderr.strip() or stdout.strip()}")
+    figures = json.loads(stdout)
+    return Sample(figures["requests"], figures["seconds"], figures["cpu_s"], figures["bytes"])
+
+
 def generator_sample(url: str, profile: str, options: list[str], users: int, seconds: int, pin: list[str],
                      folder: Path, row: Row) -> Sample:
     """One bounded ``python -m load`` run as a single pinned process; its requests, window and CPU seconds."""
@@ -358,8 +378,13 @@ def measure(settings: Settings, out: Path, workdir: Path) -> dict:
                                                          "--page-size", "10"], settings.users, settings.seconds,
                                         client_pin, workdir / f"{row.id}-{round_no}", row)
                 row.samples["generator"].append(mine)
+                floor = floor_sample("http", urls[step], client_pin, "--method", "HEAD" if step == "head" else "GET",
+                                     "--accept", accept, "--connections", str(settings.users),
+                                     "--seconds", str(settings.seconds))
+                row.samples["floor"].append(floor)
                 log(f"  {row.id:<14} round {round_no}: wrk {tool.rate:8.0f} req/s {tool.cpu_us:6.1f} µs/req | "
-                    f"generator {mine.rate:8.0f} req/s {mine.cpu_us or 0:6.1f} µs/req")
+                    f"generator {mine.rate:8.0f} req/s {mine.cpu_us or 0:6.1f} µs/req | "
+                    f"floor {floor.rate:8.0f} req/s {floor.cpu_us or 0:6.1f} µs/req")
             deadline.check(f"blob round {round_no}")
             size = IMAGE_SIZES[settings.blob_label]
             tool = curl_sample(f"{url}/v2/{blob_image.repo}/blobs/{layer.digest}", len(layer.data),
@@ -369,8 +394,11 @@ def measure(settings: Settings, out: Path, workdir: Path) -> dict:
             mine = generator_sample(url, "pull", ["--image-size", settings.blob_label], settings.blob_users,
                                     seconds, client_pin, workdir / f"blob-{round_no}", blob_row)
             blob_row.samples["generator"].append(mine)
+            floor = floor_sample("blob", f"{url}/v2/{blob_image.repo}/blobs/{layer.digest}", client_pin,
+                                 "--connections", "1", "--repeats", str(settings.curl_repeats))
+            blob_row.samples["floor"].append(floor)
             log(f"  {'blob_get':<14} round {round_no}: curl {tool.mb_per_s:8.0f} MB/s | generator "
-                f"{mine.mb_per_s:8.0f} MB/s")
+                f"{mine.mb_per_s:8.0f} MB/s | floor {floor.mb_per_s:8.0f} MB/s")
     rows.append(blob_row)
     return {
         "meta": {
@@ -394,7 +422,7 @@ def _num(value: float | None, digits: int = 0) -> str:
 def render(document: dict) -> str:
     """The printed table: each figure's tool and generator side by side, the ratio and the goal."""
     header = ("figure", "tool", "tool req/s", "gen req/s", "tool CPU µs/req", "gen CPU µs/req",
-              "tool /core", "gen /core", "ratio", "goal", "met?")
+              "tool /core", "gen /core", "floor /core", "ratio", "floor ratio", "goal", "met?")
     lines = [header]
     for row in document["rows"]:
         tool, gen = row["samples"]["tool"], row["samples"]["generator"]
@@ -405,13 +433,19 @@ def render(document: dict) -> str:
 
         if row["kind"] == "small":
             cells = (_num(med(tool, "rate")), _num(med(gen, "rate")), _num(med(tool, "cpu_us"), 1),
-                     _num(med(gen, "cpu_us"), 1), _num(row["per_core"]["tool"]), _num(row["per_core"]["generator"]))
+                     _num(med(gen, "cpu_us"), 1), _num(row["per_core"]["tool"]), _num(row["per_core"]["generator"]),
+                     _num(row["per_core"].get("floor")))
         else:
+            floor = row["samples"].get("floor") or []
             cells = (_num(med(tool, "mb_per_s")) + " MB/s", _num(med(gen, "mb_per_s")) + " MB/s", "-", "-",
-                     _num(row["per_core"]["tool"]) + " MB/s", _num(row["per_core"]["generator"]) + " MB/s")
+                     _num(row["per_core"]["tool"]) + " MB/s", _num(row["per_core"]["generator"]) + " MB/s",
+                     (_num(med(floor, "mb_per_s")) + " MB/s") if floor else "-")
         met = "-" if row["met"] is None else ("yes" if row["met"] else "NO")
+        if row["met"] is False and row.get("within_floor") is False:
+            met += " (beyond floor)"
         mark = "*" if row["generator_bottleneck_warned"] else ""
-        lines.append((row["title"], row["tool"], *cells, _num(row["ratio"], 2) + mark, f">= {row['goal']:g}x", met))
+        lines.append((row["title"], row["tool"], *cells, _num(row["ratio"], 2) + mark,
+                      _num(row.get("floor_ratio"), 2), f">= {row['goal']:g}x", met))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     text = ["  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths,
                                                                                                     strict=True)))
@@ -423,6 +457,11 @@ def render(document: dict) -> str:
         "",
         "ratio: small requests = generator req/s per core / wrk's (per core = 10^6 / CPU µs per request); "
         "blobs = generator MB/s / curl's, one core each. /core for blobs = MB per CPU second.",
+        "floor: benchmarks/python_floor.py on the same core, a Python loop that only moves bytes (gevent "
+        "greenlets on as many connections, status line read, nothing checked, no Locust; blobs: receive and "
+        "sha256 only, MB/s). 'beyond floor': the goal is above what that loop reaches, so no Python "
+        "generator can meet it on this machine; the generator's cost above the floor is its checks and "
+        "statistics.",
         f"{meta['pinning']}; load average {load['load_average_before'][0]:.2f} before, "
         f"{load['load_average_after'][0]:.2f} after; {meta['generated_at']}; * = the generator warned it was "
         "CPU-bound (expected: on one pinned core the generator is the limit by design).",

@@ -38,16 +38,21 @@ def test_quick_run_prints_every_figure_beside_its_tool(tmp_path: Path) -> None:
         assert tool[0]["requests"] > 0 and generator[0]["requests"] > 0 and generator[0]["cpu_s"] > 0, row
         assert row["per_core"]["tool"] > 0 and row["per_core"]["generator"] > 0, row
         assert row["ratio"] > 0 and row["met"] is (row["ratio"] >= row["goal"]), row
+        floor = row["samples"]["floor"]  # the Python loop that only moves bytes, measured beside them
+        assert len(floor) == 1 and floor[0]["requests"] > 0 and floor[0]["cpu_s"] > 0, row
+        assert row["floor_ratio"] > 0 and row["within_floor"] is (row["floor_ratio"] >= row["goal"]), row
     for figure in FIGURES[:3]:
         row = rows[figure]
         assert row["tool"].startswith("wrk") and row["goal"] == 0.5
         assert row["ratio"] == pytest.approx(row["per_core"]["generator"] / row["per_core"]["tool"], rel=0.01, abs=1e-3)
     blob = rows["blob_get"]
     assert blob["tool"] == "curl" and blob["goal"] == 0.9 and blob["samples"]["generator"][0]["bytes"] > 0
+    assert blob["samples"]["floor"][0]["bytes"] == blob["samples"]["tool"][0]["bytes"]  # same blob, as often
     assert document["meta"]["machine"]["load_average_before"] and document["meta"]["caveats"]
 
     header = done.stdout.splitlines()[0]
-    for column in ("figure", "tool req/s", "gen req/s", "tool CPU µs/req", "gen CPU µs/req", "ratio", "goal", "met?"):
+    for column in ("figure", "tool req/s", "gen req/s", "tool CPU µs/req", "gen CPU µs/req", "floor /core",
+                   "floor ratio", "goal", "met?"):
         assert column in header
     for row in rows.values():
         assert row["title"] in done.stdout
