@@ -44,6 +44,7 @@ RUN_ID = "benchload"
 PREFIX = "loadtest"
 DEFAULT_OUT = Path("results/bench-load")
 MB = 1_000_000
+MIB = 1024 * 1024
 SMALL_GOAL = 0.5
 BLOB_GOAL = 0.9
 SMALL = (  # (figure id, title, resolve step, method)
@@ -317,9 +318,9 @@ def curl_sample(url: str, size: int, repeats: int, pin: list[str]) -> Sample:
     return Sample(repeats, seconds, cpu, size * repeats)
 
 
-def floor_sample(mode: str, url: str, pin: list[str], *options: str) -> Sample:
-    """One run of ``benchmarks.python_floor`` (bytes moved, nothing checked) on the clients' core."""
-    argv = [*pin, sys.executable, "-m", "benchmarks.python_floor", mode, url, *options]
+def floor_sample(mode: str, url: str | None, pin: list[str], *options: str) -> Sample:
+    """One run of ``benchmarks.python_floor`` (Locust moving bytes, or sha256 alone) on the clients' core."""
+    argv = [*pin, sys.executable, "-m", "benchmarks.python_floor", mode, *([url] if url else []), *options]
     stdout, stderr, code, _ = run_measured(argv, 120)
     if code != 0:
         raise BenchError(f"python floor ({mode}): {stderr.strip() or stdout.strip()}")
@@ -394,8 +395,8 @@ def measure(settings: Settings, out: Path, workdir: Path) -> dict:
             mine = generator_sample(url, "pull", ["--image-size", settings.blob_label], settings.blob_users,
                                     seconds, client_pin, workdir / f"blob-{round_no}", blob_row)
             blob_row.samples["generator"].append(mine)
-            floor = floor_sample("blob", f"{url}/v2/{blob_image.repo}/blobs/{layer.digest}", client_pin,
-                                 "--connections", "1", "--repeats", str(settings.curl_repeats))
+            floor = floor_sample("sha256", None, client_pin, "--megabytes", str(max(1, len(layer.data) // MIB)),
+                                 "--repeats", str(settings.curl_repeats))
             blob_row.samples["floor"].append(floor)
             log(f"  {'blob_get':<14} round {round_no}: curl {tool.mb_per_s:8.0f} MB/s | generator "
                 f"{mine.mb_per_s:8.0f} MB/s | floor {floor.mb_per_s:8.0f} MB/s")
@@ -457,11 +458,12 @@ def render(document: dict) -> str:
         "",
         "ratio: small requests = generator req/s per core / wrk's (per core = 10^6 / CPU µs per request); "
         "blobs = generator MB/s / curl's, one core each. /core for blobs = MB per CPU second.",
-        "floor: benchmarks/python_floor.py on the same core, a Python loop that only moves bytes (gevent "
-        "greenlets on as many connections, status line read, nothing checked, no Locust; blobs: receive and "
-        "sha256 only, MB/s). 'beyond floor': the goal is above what that loop reaches, so no Python "
-        "generator can meet it on this machine; the generator's cost above the floor is its checks and "
-        "statistics.",
+        "floor: benchmarks/python_floor.py on the same core. Small requests: as many Locust users, one "
+        "connection each, moving bytes (status line read, nothing checked, each request in Locust's stats). "
+        "Blobs: sha256 alone over the blob's bytes already in memory, nothing received (MB per CPU second). "
+        "'beyond floor': the goal is above the floor, so no generator on Locust (small) or verifying every "
+        "byte (blobs) meets it on this machine; the generator's cost above the floor is its client, checks "
+        "and statistics.",
         f"{meta['pinning']}; load average {load['load_average_before'][0]:.2f} before, "
         f"{load['load_average_after'][0]:.2f} after; {meta['generated_at']}; * = the generator warned it was "
         "CPU-bound (expected: on one pinned core the generator is the limit by design).",

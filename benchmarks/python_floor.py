@@ -1,12 +1,14 @@
-"""``python -m benchmarks.python_floor``: the least a Python client spends per request, measured as the
+"""``python -m benchmarks.python_floor``: the least a Locust-driven Python client can spend, measured as the
 floor under the load generator's figures in ``make bench-load``.
 
-``http URL``: N gevent greenlets (the load generator's concurrency model), each on a keep-alive connection
-of its own, send one prebuilt request and read the answer by its Content-Length; only the status line is
-looked at. ``blob URL``: as many greenlets read the blob, each on its connection, and hash every byte with
-sha256, as a verifying client must; nothing else. No Locust, no client, no recording: whatever the
-generator spends above these figures is the price of its checks and statistics, and a goal these figures
-miss is out of any Python generator's reach on this machine. Prints one JSON line: requests, seconds, cpu_s, bytes.
+``http URL``: N Locust users (the generator's engine), each on a keep-alive connection of its own and in
+one task that never returns, send one prebuilt request after another, read each answer by its
+Content-Length and record it in Locust's statistics; only the status line is looked at (``--bare``:
+plain greenlets, no Locust at all). ``sha256``: the bytes of a blob, already in memory, hashed as a
+verifying client must, with nothing received. Whatever the generator spends above these figures is the
+price of its checks, its client and its own statistics; a goal these figures miss is out of reach of any
+generator built on Locust (http) or that verifies every byte (sha256) on this machine. Prints one JSON
+line: requests, seconds, cpu_s, bytes.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 RECV_SIZE = 64 * 1024
-BLOB_BUFFER = 1024 * 1024  # larger reads, fewer hash calls: the best a loop here reached
+HASH_CHUNK = 1024 * 1024  # what a streaming client hands hashlib at a time
 
 
 class FloorError(Exception):
@@ -46,96 +49,139 @@ def _content_length(head: bytes) -> int:
     raise FloorError("answer without Content-Length")
 
 
-def http_floor(url: str, method: str, accept: str, connections: int, seconds: float) -> dict:
-    """Requests answered in ``seconds`` by ``connections`` greenlets, and the CPU seconds they took."""
+class _Connection:
+    """One keep-alive connection that sends the prebuilt request and reads one answer per call."""
+
+    def __init__(self, address: tuple[str, int], request: bytes, head_only: bool) -> None:
+        from gevent import socket as gsocket
+
+        self.sock = gsocket.create_connection(address, timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.request, self.head_only, self.buffer = request, head_only, b""
+
+    def exchange(self) -> int:
+        """Send the request, read its answer; the answer's length."""
+        sock, buffer = self.sock, self.buffer
+        sock.sendall(self.request)
+        while (end := buffer.find(b"\r\n\r\n")) < 0:
+            data = sock.recv(RECV_SIZE)
+            if not data:
+                raise FloorError("connection closed")
+            buffer += data
+        length = 0 if self.head_only else _content_length(buffer[:end])
+        buffer = buffer[end + 4:]
+        while len(buffer) < length:
+            data = sock.recv(RECV_SIZE)
+            if not data:
+                raise FloorError("connection closed inside a body")
+            buffer += data
+        self.buffer = buffer[length:]
+        return length
+
+
+def bare_floor(url: str, method: str, accept: str, connections: int, seconds: float) -> dict:
+    """Requests answered in ``seconds`` by ``connections`` plain greenlets, and the CPU seconds they took."""
     import gevent
-    from gevent import socket as gsocket
 
     address, request = _request(url, method, accept)
     counts: list[int] = []
 
     def loop(deadline: float) -> None:
-        sock = gsocket.create_connection(address)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        done, buffer = 0, b""
+        connection, done = _Connection(address, request, method == "HEAD"), 0
         while time.monotonic() < deadline:
-            sock.sendall(request)
-            while (end := buffer.find(b"\r\n\r\n")) < 0:
-                data = sock.recv(RECV_SIZE)
-                if not data:
-                    raise FloorError("connection closed")
-                buffer += data
-            length = 0 if method == "HEAD" else _content_length(buffer[:end])
-            buffer = buffer[end + 4:]
-            while len(buffer) < length:
-                data = sock.recv(RECV_SIZE)
-                if not data:
-                    raise FloorError("connection closed inside a body")
-                buffer += data
-            buffer = buffer[length:]
+            connection.exchange()
             done += 1
         counts.append(done)
-        sock.close()
+        connection.sock.close()
 
     cpu, started = time.process_time(), time.monotonic()
-    greenlets = [gevent.spawn(loop, started + seconds) for _ in range(connections)]
-    gevent.joinall(greenlets, raise_error=True)
+    gevent.joinall([gevent.spawn(loop, started + seconds) for _ in range(connections)], raise_error=True)
     return {"requests": sum(counts), "seconds": time.monotonic() - started, "cpu_s": time.process_time() - cpu,
             "bytes": 0}
 
 
-def blob_floor(url: str, connections: int, repeats: int) -> dict:
-    """``repeats`` whole-blob GETs on each of ``connections`` greenlets, every byte hashed; wall and CPU seconds."""
+def locust_floor(url: str, method: str, accept: str, users: int, seconds: float) -> dict:
+    """Requests answered in ``seconds`` by ``users`` Locust users, each recorded in Locust's statistics."""
     import gevent
-    from gevent import socket as gsocket
+    from locust import User, constant, task
+    from locust.env import Environment
 
-    address, request = _request(url, "GET", "*/*")
-    moved: list[int] = []
+    address, request = _request(url, method, accept)
+    name, failures = urlsplit(url).path, []
 
-    def loop() -> None:
-        view = memoryview(bytearray(BLOB_BUFFER))
-        with gsocket.create_connection(address) as sock:
-            for _ in range(repeats):
-                sock.sendall(request)
-                pending = b""
-                while (end := pending.find(b"\r\n\r\n")) < 0:
-                    data = sock.recv(RECV_SIZE)
-                    if not data:
-                        raise FloorError("connection closed")
-                    pending += data
-                size = _content_length(pending[:end])
-                digest = hashlib.sha256(pending[end + 4:])
-                remaining = size - (len(pending) - end - 4)
-                while remaining > 0:
-                    n = sock.recv_into(view[:min(BLOB_BUFFER, remaining)])
-                    if n == 0:
-                        raise FloorError("connection closed inside the blob")
-                    digest.update(view[:n])
-                    remaining -= n
-                digest.hexdigest()
-                moved.append(size)
+    class Floor(User):
+        wait_time = constant(0)
 
+        def on_start(self) -> None:
+            self.connection = _Connection(address, request, method == "HEAD")
+            self.fire = self.environment.events.request.fire
+
+        @task
+        def requests(self) -> None:
+            # one task runs every request, so Locust's task loop costs nothing per request: the best
+            # case for any design on Locust, which still records each request in its statistics
+            exchange, fire, clock = self.connection.exchange, self.fire, time.perf_counter
+            while True:
+                started = clock()
+                try:
+                    length = exchange()
+                except (OSError, FloorError) as exc:
+                    failures.append(exc)
+                    raise gevent.GreenletExit from None
+                fire(request_type=method, name=name, response_time=(clock() - started) * 1000,
+                     response_length=length, exception=None, context={})
+
+    environment = Environment(user_classes=[Floor])
+    runner = environment.create_local_runner()
     cpu, started = time.process_time(), time.monotonic()
-    gevent.joinall([gevent.spawn(loop) for _ in range(connections)], raise_error=True)
-    return {"requests": len(moved), "seconds": time.monotonic() - started, "cpu_s": time.process_time() - cpu,
-            "bytes": sum(moved)}
+    runner.start(users, spawn_rate=users)
+    gevent.sleep(seconds)
+    total = environment.stats.total.num_requests
+    elapsed, used = time.monotonic() - started, time.process_time() - cpu
+    runner.quit()
+    if failures:
+        raise FloorError(str(failures[0]))
+    return {"requests": total, "seconds": elapsed, "cpu_s": used, "bytes": 0}
+
+
+def sha256_floor(megabytes: int, repeats: int) -> dict:
+    """Hash ``megabytes`` MiB of bytes already in memory, ``repeats`` times, in 1 MiB pieces."""
+    piece = memoryview(os.urandom(HASH_CHUNK))
+    cpu, started = time.process_time(), time.monotonic()
+    for _ in range(repeats):
+        digest = hashlib.sha256()
+        for _ in range(megabytes):
+            digest.update(piece)
+        digest.hexdigest()
+    return {"requests": repeats, "seconds": time.monotonic() - started, "cpu_s": time.process_time() - cpu,
+            "bytes": repeats * megabytes * HASH_CHUNK}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python_floor", description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("http", "blob"))
-    parser.add_argument("url")
+    parser.add_argument("mode", choices=("http", "sha256"))
+    parser.add_argument("url", nargs="?", help="http: the URL to ask")
     parser.add_argument("--method", default="GET", choices=("GET", "HEAD"))
     parser.add_argument("--accept", default="*/*")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=16, help="http: users, one connection each")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--bare", action="store_true", help="http: plain greenlets, no Locust")
+    parser.add_argument("--megabytes", type=int, default=100, help="sha256: MiB hashed per repeat")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
+    if args.mode == "http" and not args.url:
+        parser.error("http needs a URL")
+    run: Callable[[], dict]
+    if args.mode == "sha256":
+        def run() -> dict:
+            return sha256_floor(args.megabytes, args.repeats)
+    else:
+        floor = bare_floor if args.bare else locust_floor
+
+        def run() -> dict:
+            return floor(args.url, args.method, args.accept, args.connections, args.seconds)
     try:
-        if args.mode == "http":
-            result = http_floor(args.url, args.method, args.accept, args.connections, args.seconds)
-        else:
-            result = blob_floor(args.url, args.connections, args.repeats)
+        result = run()
     except (OSError, FloorError, ValueError) as exc:
         print(f"python_floor: {exc}", file=sys.stderr)
         return 2

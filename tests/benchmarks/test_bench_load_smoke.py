@@ -47,7 +47,7 @@ def test_quick_run_prints_every_figure_beside_its_tool(tmp_path: Path) -> None:
         assert row["ratio"] == pytest.approx(row["per_core"]["generator"] / row["per_core"]["tool"], rel=0.01, abs=1e-3)
     blob = rows["blob_get"]
     assert blob["tool"] == "curl" and blob["goal"] == 0.9 and blob["samples"]["generator"][0]["bytes"] > 0
-    assert blob["samples"]["floor"][0]["bytes"] == blob["samples"]["tool"][0]["bytes"]  # same blob, as often
+    assert blob["samples"]["floor"][0]["bytes"] == blob["samples"]["tool"][0]["bytes"]  # as many bytes as curl fetched
     assert document["meta"]["machine"]["load_average_before"] and document["meta"]["caveats"]
 
     header = done.stdout.splitlines()[0]
