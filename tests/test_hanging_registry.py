@@ -51,3 +51,23 @@ def test_a_registry_that_stops_answering_fails_fast_with_a_reason(tmp_path):
     stopped = [r for r in reasons if "stopped answering" in r]
     assert 1 <= len(timed_out) <= 3, reasons
     assert len(stopped) == len(ran) - len(timed_out), reasons
+
+
+def test_every_client_of_the_run_gives_up_together(tmp_path):
+    """The auth area's anonymous client, the concurrency workers and the rate-limit probe are clients of
+    their own, yet the stall is one: at most three requests wait their timeout in the whole run, and the
+    base area runs first, so its GET /v2/ does not re-arm the count between areas."""
+    with serve_in_thread(hanging_registry()) as url:
+        process = subprocess.run(
+            [sys.executable, "-m", "conformance", "--target", url, "-m", "auth or concurrency or hosted or base",
+             "--request-timeout", "1", "--skip-cleanup", "--results-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=240, cwd=ROOT, stdin=subprocess.DEVNULL,
+        )
+    assert process.returncode == 1, process.stdout[-2000:] + process.stderr[-2000:]
+    checks = json.loads((tmp_path / "results.json").read_text())["checks"]
+    assert {c["status"] for c in checks if c["area"] == "base"} == {"pass"}
+    waited = {(e["method"], e["url"]) for c in checks for e in c["exchanges"]
+              if "timed out" in (e.get("error") or "") and "not sent" not in e["error"]}
+    assert 1 <= len(waited) <= 3, waited  # a module fixture's request is shown in each of its checks: counted once
+    areas = {c["area"] for c in checks if "stopped answering" in c["message"]}
+    assert {"hosted", "concurrency"} <= areas, areas  # auth, the first area after base, did the waiting
