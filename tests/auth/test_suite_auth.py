@@ -19,6 +19,7 @@ import pytest
 from reference_server.auth.passwords import hash_password
 from reference_server.launcher import start_server
 from registry_harness.peers import distribution_binary, start_distribution
+from registry_harness.reports.expectations import load_expectations
 from tests.auth.conftest import BCRYPT_ROUNDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,9 @@ def run_suite(target: str, results: Path, username: str | None, password: str | 
     assert path.exists(), f"{' '.join(cmd)} wrote no results ({process.returncode})\n{process.stdout[-3000:]}" \
                           f"\n{process.stderr[-3000:]}"
     return process, json.loads(path.read_text())
+
+
+DISTRIBUTION_DEVIATIONS = Path(__file__).resolve().parents[2] / "fixtures" / "expectations" / "distribution-2.8.yaml"
 
 
 def verdicts(results: dict, area: str | None = None, exclude: str | None = None) -> dict[str, str]:
@@ -161,6 +165,10 @@ def test_distribution_behind_htpasswd_gets_the_same_verdicts_as_without(tmp_path
     with start_distribution(tmp_path / "auth", extra_config=auth) as url:
         process, guarded = run_suite(netloc(url), tmp_path / "auth-results", "alice", users.alice, None)
     outside, baseline = verdicts(guarded, exclude="auth"), verdicts(plain, exclude="auth")
+    for key, known in load_expectations(DISTRIBUTION_DEVIATIONS).checks.items():
+        if known.intermittent:  # a race Distribution loses on some runs only: either verdict, either run
+            name = key.split("::", 1)[1]
+            assert known.allows(outside.pop(name, known.status)) and known.allows(baseline.pop(name, known.status))
     assert outside == baseline, {k: (baseline.get(k), v) for k, v in outside.items() if baseline.get(k) != v}
     auth_verdicts = verdicts(guarded, "auth")
     for name in ("test_401_carries_www_authenticate", "test_challenge_scheme_and_realm",
