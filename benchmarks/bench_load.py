@@ -151,7 +151,7 @@ class Row:
 
     @property
     def floor_ratio(self) -> float | None:
-        """The ratio a Python loop that only moves bytes reaches: no Python generator can do better."""
+        """The floor's ratio (Locust moving bytes; sha256 alone for blobs): the generator cannot do better."""
         return self.ratio_of("floor")
 
     @property
@@ -435,18 +435,16 @@ def render(document: dict) -> str:
         if row["kind"] == "small":
             cells = (_num(med(tool, "rate")), _num(med(gen, "rate")), _num(med(tool, "cpu_us"), 1),
                      _num(med(gen, "cpu_us"), 1), _num(row["per_core"]["tool"]), _num(row["per_core"]["generator"]),
-                     _num(row["per_core"].get("floor")))
+                     _num(row["per_core"]["floor"]))
         else:
-            floor = row["samples"].get("floor") or []
             cells = (_num(med(tool, "mb_per_s")) + " MB/s", _num(med(gen, "mb_per_s")) + " MB/s", "-", "-",
-                     _num(row["per_core"]["tool"]) + " MB/s", _num(row["per_core"]["generator"]) + " MB/s",
-                     (_num(med(floor, "mb_per_s")) + " MB/s") if floor else "-")
+                     *(_num(row["per_core"][who]) + " MB/s" for who in ("tool", "generator", "floor")))
         met = "-" if row["met"] is None else ("yes" if row["met"] else "NO")
-        if row["met"] is False and row.get("within_floor") is False:
+        if row["met"] is False and row["within_floor"] is False:
             met += " (beyond floor)"
         mark = "*" if row["generator_bottleneck_warned"] else ""
         lines.append((row["title"], row["tool"], *cells, _num(row["ratio"], 2) + mark,
-                      _num(row.get("floor_ratio"), 2), f">= {row['goal']:g}x", met))
+                      _num(row["floor_ratio"], 2), f">= {row['goal']:g}x", met))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     text = ["  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths,
                                                                                                     strict=True)))

@@ -20,7 +20,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 RECV_SIZE = 64 * 1024
@@ -171,17 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mode == "http" and not args.url:
         parser.error("http needs a URL")
-    run: Callable[[], dict]
-    if args.mode == "sha256":
-        def run() -> dict:
-            return sha256_floor(args.megabytes, args.repeats)
-    else:
-        floor = bare_floor if args.bare else locust_floor
-
-        def run() -> dict:
-            return floor(args.url, args.method, args.accept, args.connections, args.seconds)
     try:
-        result = run()
+        if args.mode == "sha256":
+            result = sha256_floor(args.megabytes, args.repeats)
+        else:
+            floor = bare_floor if args.bare else locust_floor
+            result = floor(args.url, args.method, args.accept, args.connections, args.seconds)
     except (OSError, FloorError, ValueError) as exc:
         print(f"python_floor: {exc}", file=sys.stderr)
         return 2

@@ -382,7 +382,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         message = _message(exc, report, status)
         no_answer = isinstance(exc, RegistryError | requests.RequestException | guard.BudgetExceeded)
         if isinstance(exc, guard.BudgetExceeded) and CLIENT_KEY in item.config.stash:
-            item.config.stash[CLIENT_KEY].timeouts_in_a_row += 1  # stopped waiting: as good as a timeout
+            item.config.stash[CLIENT_KEY].stall.unusable()  # stopped waiting: as good as a timeout
         if status == "fail" and rule.doc == rules.DOCKER and settings.judge == "oci" and call.when == "call" \
                 and not no_answer:  # a request without an answer is never a pass, whatever the document
             # judged by OCI alone, a rule only the Docker document states is a warning, not a failure

@@ -215,7 +215,12 @@ class Stall:
 
     @property
     def stopped(self) -> bool:
-        return bool(self.give_up_after) and self.in_a_row >= (self.give_up_after or 0)
+        return self.give_up_after is not None and 0 < self.give_up_after <= self.in_a_row
+
+    def unusable(self, how: str = "timed out") -> None:
+        """Count one more request in a row without a usable answer (``how`` ends the give-up message)."""
+        self.in_a_row += 1
+        self.last = how
 
     def answered(self) -> None:
         if not self.stopped:  # a late answer to a sibling's request does not revive a stopped registry
@@ -386,18 +391,6 @@ class RegistryClient:
         return RegistryClient(self.target, timeout=self.timeout, recorder=self.recorder, stall=self.stall,
                               username=username, password=password)
 
-    @property
-    def give_up_after(self) -> int | None:
-        return self.stall.give_up_after
-
-    @property
-    def timeouts_in_a_row(self) -> int:
-        return self.stall.in_a_row
-
-    @timeouts_in_a_row.setter
-    def timeouts_in_a_row(self, value: int) -> None:
-        self.stall.in_a_row = value
-
     def read_body(self, response: requests.Response, limit: int | None = None) -> bytes:
         """The body of a ``stream=True`` response, read bounded (``limit`` bytes, the client's timeout).
 
@@ -417,8 +410,7 @@ class RegistryClient:
     def _count_unusable(self, exc: Exception) -> None:
         """Count a too slow or too large answer towards ``give_up_after``; other failures do not count."""
         if isinstance(exc, requests.Timeout | AnswerTooLarge):
-            self.stall.in_a_row += 1
-            self.stall.last = "exceeded their size limit" if isinstance(exc, AnswerTooLarge) else "timed out"
+            self.stall.unusable("exceeded their size limit" if isinstance(exc, AnswerTooLarge) else "timed out")
 
     def _send(self, method, url, headers, data, stream, allow_redirects, timeout, extra,
               limit: int = DOCUMENT_LIMIT) -> requests.Response:

@@ -23,6 +23,7 @@ from registry_harness.reports.expectations import load_expectations
 from tests.auth.conftest import BCRYPT_ROUNDS
 
 ROOT = Path(__file__).resolve().parents[2]
+DISTRIBUTION_DEVIATIONS = ROOT / "fixtures" / "expectations" / "distribution-2.8.yaml"
 SUITE_TIMEOUT = 300
 NO_AUTH = "registry does not require authentication"
 
@@ -44,9 +45,6 @@ def run_suite(target: str, results: Path, username: str | None, password: str | 
     assert path.exists(), f"{' '.join(cmd)} wrote no results ({process.returncode})\n{process.stdout[-3000:]}" \
                           f"\n{process.stderr[-3000:]}"
     return process, json.loads(path.read_text())
-
-
-DISTRIBUTION_DEVIATIONS = Path(__file__).resolve().parents[2] / "fixtures" / "expectations" / "distribution-2.8.yaml"
 
 
 def verdicts(results: dict, area: str | None = None, exclude: str | None = None) -> dict[str, str]:

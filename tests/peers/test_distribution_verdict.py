@@ -126,11 +126,13 @@ def rewrite_expectations(checks: list[dict]) -> None:
     known = load_expectations(EXPECTED).checks
     head = [line for line in EXPECTED.read_text().splitlines() if not line.startswith(" ")][:-1]
     order = {"fail": 0, "warn": 1, "skip": 2, "disabled": 3}
+
     def recorded_verdict(check: dict) -> str:  # an intermittent deviation stays recorded on a run it passed
         old, verdict = known.get(check_key(check)), verdict_of(check)
         return old.status if old and old.intermittent and old.allows(verdict) else verdict
 
-    entries = sorted(((check_key(c), recorded_verdict(c), c) for c in checks if recorded_verdict(c) != "pass"),
+    verdicts = [(check_key(c), recorded_verdict(c), c) for c in checks]
+    entries = sorted((entry for entry in verdicts if entry[1] != "pass"),
                      key=lambda entry: (order.get(entry[1], 9), entry[0]))
     lines = [*head, "checks:"]
     for key, verdict, check in entries:
